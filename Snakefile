@@ -1,0 +1,34 @@
+# s1 "simple test-time scaling" on Qwen2.5-3B-Instruct, as one DAG:
+# pool -> curated 1K -> SFT -> generation shards -> grades -> metrics/plots -> report.
+# Rules are thin calls into the `workflow_scripts` package; see README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# config.yaml is the real experiment; a --configfile (e.g. the smoke profile's) replaces it
+# whole rather than being merged into it.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/world.smk"
+include: "rules/data.smk"
+include: "rules/curation.smk"
+include: "rules/training.smk"
+include: "rules/generation.smk"
+include: "rules/grading.smk"
+include: "rules/analysis.smk"
+
+
+rule all:
+    input:
+        f"{RESULTS}/REPORT.md",
+        f"{RESULTS}/analysis/metrics.tsv",
+        f"{RESULTS}/analysis/scaling.png",
+    default_target: True

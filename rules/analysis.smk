@@ -1,0 +1,61 @@
+# Metrics, plots, failure analysis, examples and the research report.
+
+
+rule metrics:
+    input:
+        graded=shard_paths("graded"),
+    output:
+        metrics=report(f"{RESULTS}/analysis/metrics.tsv", caption="../report/metrics.rst", category="Scaling"),
+        runs=f"{RESULTS}/analysis/runs.tsv",
+        natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
+    params:
+        settings=as_json({"generation": config["generation"], "eval_sets": config["eval_sets"]}),
+        graded_dir=f"{RESULTS}/graded",
+    log:
+        f"{LOGS}/metrics.log",
+    shell:
+        "{PYTHON} -m workflow_scripts.analysis metrics --graded {input.graded} --settings {params.settings:q}"
+        " --graded-dir {params.graded_dir} --out-dir {RESULTS}/analysis > {log} 2>&1"
+
+
+rule plots:
+    input:
+        runs=f"{RESULTS}/analysis/runs.tsv",
+        graded=shard_paths("graded"),
+    output:
+        scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
+        methods=report(f"{RESULTS}/analysis/methods.png", caption="../report/methods.rst", category="Scaling"),
+        failures=f"{RESULTS}/analysis/failures.tsv",
+        failures_plot=report(f"{RESULTS}/analysis/failures.png", caption="../report/failures.rst", category="Scaling"),
+        examples=report(f"{RESULTS}/analysis/examples.md", caption="../report/examples.rst", category="Examples"),
+    params:
+        settings=as_json(config.get("report", {})),
+        seed=config["seed"],
+    log:
+        f"{LOGS}/plots.log",
+    shell:
+        "{PYTHON} -m workflow_scripts.analysis plots --runs {input.runs} --graded {input.graded}"
+        " --settings {params.settings:q} --seed {params.seed} --out-dir {RESULTS}/analysis > {log} 2>&1"
+
+
+rule research_report:
+    input:
+        metrics=f"{RESULTS}/analysis/metrics.tsv",
+        runs=f"{RESULTS}/analysis/runs.tsv",
+        natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
+        failures=f"{RESULTS}/analysis/failures.tsv",
+        examples=f"{RESULTS}/analysis/examples.md",
+        scaling=f"{RESULTS}/analysis/scaling.png",
+        curation=f"{RESULTS}/curation/summary.json",
+        sft=f"{RESULTS}/sft/summary.json",
+        jobs=[f"{RESULTS}/generation/{s.model}/{s.method}/{s.setting}/job.json" for s in GRID],
+        template="report/REPORT.md.j2",
+    output:
+        report(f"{RESULTS}/REPORT.md", caption="../report/research_report.rst", category="Report"),
+    params:
+        config_json=as_json(config),
+    log:
+        f"{LOGS}/research_report.log",
+    shell:
+        "{PYTHON} -m workflow_scripts.analysis report --results {RESULTS} --template {input.template}"
+        " --config-json {params.config_json:q} --output {output} > {log} 2>&1"

@@ -1,0 +1,75 @@
+# Config validation, shared paths and input functions.
+import json
+import os
+import sys
+
+sys.path.insert(0, workflow.basedir)
+
+from workflow_scripts.config import DATASETS, ConfigError, evaluation_grid, validate_config
+
+try:
+    validate_config(config)
+except ConfigError as error:
+    raise WorkflowError(str(error))
+
+
+RESULTS = f"results/{config['run_name']}"
+LOGS = f"{RESULTS}/logs"
+WORLD = f"{RESULTS}/world"
+SYNTHETIC = config.get("synthetic_world") is not None
+GRID = evaluation_grid(config)
+PYTHON = sys.executable
+# Wraps GPU commands: claims free devices and sets CUDA_VISIBLE_DEVICES (SLURM's own if set).
+GPU_RUN = f"{PYTHON} -m workflow_scripts.gpu.run"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    model="sft|base",
+    method="truncation|budget_forcing|class_conditional",
+    setting="[A-Za-z0-9-]+",
+
+
+def as_json(value):
+    """Settings passed to a stage's CLI; params changes make Snakemake rerun the rule."""
+    return json.dumps(value, sort_keys=True)
+
+
+def world_file(name):
+    return f"{WORLD}/{name}"
+
+
+def local_inputs(*sources):
+    """Local files/folders among sources (hub ids are not files), so edits trigger reruns."""
+    return [s for s in sources if s and os.path.exists(s)]
+
+
+def pool_source():
+    return world_file("pool.jsonl") if SYNTHETIC else config["pool"]["source"]
+
+
+def eval_source(dataset):
+    if SYNTHETIC:
+        return world_file({"math500": "eval/math500.jsonl", "aime24": "eval/aime24.jsonl",
+                           "gpqa": "eval/gpqa_diamond.csv"}[dataset])
+    return config["eval_sets"][dataset]["source"]
+
+
+def base_model():
+    return world_file("base_model") if SYNTHETIC else config["model"]["base"]
+
+
+def tokenizer_source():
+    return base_model() if SYNTHETIC else (config["model"].get("tokenizer") or config["model"]["base"])
+
+
+def model_path(model):
+    return f"{RESULTS}/sft/model" if model == "sft" else base_model()
+
+
+def world_inputs(*names):
+    return [world_file(n) for n in names] if SYNTHETIC else []
+
+
+def shard_paths(stage, datasets=DATASETS, grid=None):
+    return [spec.path(f"{RESULTS}/{stage}", ds) for spec in (grid or GRID) for ds in datasets]

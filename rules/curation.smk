@@ -1,0 +1,30 @@
+# Curation: pool -> quality -> decontamination -> dedup -> difficulty -> 1K selection.
+
+
+rule curate:
+    input:
+        pool=local_inputs(pool_source()),
+        eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
+        tokenizer=local_inputs(tokenizer_source()),
+    output:
+        curated=f"{RESULTS}/curation/curated.parquet",
+        dropped=f"{RESULTS}/curation/dropped.parquet",
+        summary=f"{RESULTS}/curation/summary.json",
+        stages=report(f"{RESULTS}/curation/plots/stages.png", caption="../report/curation_stages.rst", category="Curation"),
+        domains=report(f"{RESULTS}/curation/plots/domains.png", caption="../report/curation_domains.rst", category="Curation"),
+        sources=report(f"{RESULTS}/curation/plots/sources.png", caption="../report/curation_sources.rst", category="Curation"),
+        lengths=report(f"{RESULTS}/curation/plots/trace_lengths.png", caption="../report/curation_lengths.rst", category="Curation"),
+    params:
+        pool=pool_source(),
+        pool_settings=as_json(config["pool"]),
+        settings=as_json(config["curation"]),
+        tokenizer=tokenizer_source(),
+        seed=config["seed"],
+        out_dir=f"{RESULTS}/curation",
+    log:
+        f"{LOGS}/curate.log",
+    threads: 2
+    shell:
+        "{PYTHON} -m workflow_scripts.curation --pool {params.pool:q} --pool-settings {params.pool_settings:q}"
+        " --settings {params.settings:q} --eval-sets {input.eval_sets} --tokenizer {params.tokenizer:q}"
+        " --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
