@@ -73,3 +73,8 @@ def world_inputs(*names):
 
 def shard_paths(stage, datasets=DATASETS, grid=None):
     return [spec.path(f"{RESULTS}/{stage}", ds) for spec in (grid or GRID) for ds in datasets]
+
+
+# `--sdm conda`: the CPU stack for CPU-only configs (smoke), else the GPU stack.
+_CPU_ONLY = config["training"].get("gpus", 1) == 0 and config["generation"].get("gpus_per_job", 1) == 0
+CONDA_ENV = "../envs/workflow-cpu.yaml" if _CPU_ONLY else "../envs/workflow-gpu.yaml"

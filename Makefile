@@ -1,0 +1,28 @@
+# The two commands a newcomer needs:
+#   make smoke   build the environment, run the whole DAG on the embedded default (CPU, minutes)
+#   make test    build the environment, run the test suite
+VENV ?= .venv
+SNAKEMAKE = $(VENV)/bin/snakemake
+export HF_HUB_OFFLINE ?= 1
+export VLLM_CPU_KVCACHE_SPACE ?= 1
+export VLLM_CPU_NUM_OF_RESERVED_CPU ?= 0
+export VLLM_CPU_OMP_THREADS_BIND ?= 0-1
+
+.PHONY: env smoke test lint clean-smoke
+
+env:
+	bash scripts/setup_env.sh
+
+smoke: env
+	$(SNAKEMAKE) --profile profiles/smoke
+	$(SNAKEMAKE) --profile profiles/smoke --report results/smoke/report.html
+
+test: env
+	$(VENV)/bin/python -m pytest
+
+lint: env
+	$(SNAKEMAKE) --lint
+	$(SNAKEMAKE) --lint --profile profiles/smoke
+
+clean-smoke:
+	rm -rf results/smoke

