@@ -20,7 +20,7 @@ rule curate:
         settings=as_json(config["curation"]),
         tokenizer=tokenizer_source(),
         seed=config["seed"],
-        out_dir=f"{RESULTS}/curation",
+        out_dir=lambda w, output: os.path.dirname(output.summary),
     log:
         f"{LOGS}/curate.log",
     threads: 2

@@ -1,0 +1,190 @@
+"""The whole curation, stage by stage; every dropped row keeps its stage, reason and evidence.
+
+Stages, in order (reasons in brackets):
+  quality        [missing_field, api_error]
+  gemini         [gemini_wrong]                      (skipped when require_gemini_correct is false)
+  format         [format_asy, format_image, format_numbering, format_bold_numbers,
+                  format_ascii_art, format_missing_figure]
+  decontamination [contaminated]
+  dedup          [duplicate]
+  difficulty     [qwen_solved]
+  selection      [not_selected]
+kept + dropped = input rows, always.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from workflow_scripts.curation.decontaminate import contamination_and_table
+from workflow_scripts.curation.dedup import MAX_GRAM_ROWS, MIN_OVERLAP, duplicates_in_table
+from workflow_scripts.curation.difficulty import qwen_solved
+from workflow_scripts.curation.errors import CurationError
+from workflow_scripts.curation.load_pool import canonicalise, derive_gemini_correct, derive_trace_tokens
+from workflow_scripts.curation.ngrams import normalise_words
+from workflow_scripts.curation.quality import format_problems, gemini_wrong, missing_or_api_error
+from workflow_scripts.curation.select import select
+from workflow_scripts.curation.summary import build_summary, dropped_frame
+
+STAGES = ("quality", "gemini", "format", "decontamination", "dedup", "difficulty", "selection")
+DEFAULT_ASY_SOURCES = ("aime",)
+
+
+@dataclass
+class CurationResult:
+    curated: pd.DataFrame
+    dropped: pd.DataFrame
+    summary: dict
+    quality_pool: pd.DataFrame = field(repr=False, default=None)  # rows that passed the quality filters
+    pool: pd.DataFrame = field(repr=False, default=None)
+
+
+def check_settings(settings: dict) -> dict:
+    """Validate the curation settings against the config schema's ``curation`` section."""
+    import jsonschema
+    import yaml
+
+    from workflow_scripts.config.validate import SCHEMA_PATH
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["curation"]
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(settings), key=lambda e: list(map(str, e.path)))
+    if errors:
+        lines = "; ".join(f"curation.{'/'.join(map(str, e.path)) or '<section>'}: {e.message}" for e in errors)
+        raise CurationError(f"invalid curation settings: {lines}")
+    return settings
+
+
+def _check_eval_records(eval_records: list[dict]) -> Counter:
+    counts: Counter = Counter()
+    for i, record in enumerate(eval_records):
+        missing = [k for k in ("benchmark", "id", "question") if not record.get(k) and record.get(k) != 0]
+        if missing:
+            raise CurationError(f"eval record {i} lacks {', '.join(missing)}: {str(record)[:120]}")
+        counts[record["benchmark"]] += 1
+    if not eval_records:
+        raise CurationError("no evaluation records given: decontamination needs the eval sets")
+    return counts
+
+
+class _Ledger:
+    """Surviving row labels plus one entry per dropped row."""
+
+    def __init__(self, pool: pd.DataFrame, verbose: bool = False) -> None:
+        self.pool = pool
+        self.verbose = verbose
+        self.clock = time.perf_counter()
+        self.alive = list(pool.index)
+        self.drops: list[dict] = []
+        self.stage_counts = [{"stage": "input", "dropped": 0, "rows_left": len(pool)}]
+
+    def frame(self) -> pd.DataFrame:
+        return self.pool.loc[self.alive]
+
+    def apply(self, stage: str, verdicts: list) -> None:
+        """verdicts[i] for alive[i]: None (keep) or (reason, detail, evidence dict)."""
+        keep = []
+        for label, verdict in zip(self.alive, verdicts):
+            if verdict is None:
+                keep.append(label)
+            else:
+                reason, detail, evidence = verdict
+                self.drops.append({"label": label, "stage": stage, "reason": reason, "detail": detail, **evidence})
+        dropped = len(self.alive) - len(keep)
+        self.alive = keep
+        self.stage_counts.append({"stage": stage, "dropped": dropped, "rows_left": len(keep)})
+        if self.verbose:  # timings go to the log only: the summary must be identical across runs
+            now = time.perf_counter()
+            print(f"[curation] {stage}: dropped {dropped}, left {len(keep)} ({now - self.clock:.1f} s)", flush=True)
+            self.clock = now
+
+
+def _row_check(check: Callable) -> Callable[[pd.DataFrame], list]:
+    def run(frame: pd.DataFrame) -> list:
+        out = []
+        for row in frame.to_dict("records"):
+            found = check(row)
+            out.append(None if found is None else (found[0], found[1], {}))
+        return out
+    return run
+
+
+def run_curation(raw: pd.DataFrame, mapping: dict, settings: dict, eval_records: list[dict],
+                 tokenizer_source: str | None = None, seed: int = 42, progress: bool = True) -> CurationResult:
+    check_settings(settings)
+    n = int(settings.get("ngram", 8))
+    eval_counts = _check_eval_records(eval_records)
+    pool, absent = canonicalise(raw, mapping)
+    derived = {}
+    counted = derive_trace_tokens(pool, tokenizer_source, progress)
+    if counted:
+        derived["trace_tokens"] = f"{counted} rows counted with the tokenizer {tokenizer_source}"
+    graded = derive_gemini_correct(pool, progress)
+    if graded:
+        derived["gemini_correct"] = (
+            f"{graded} rows graded by the project grader (math-verify: attempt vs the solution's final answer)"
+        )
+
+    ledger = _Ledger(pool, verbose=progress)
+    ledger.apply("quality", _row_check(missing_or_api_error)(ledger.frame()))
+    require_gemini = bool(settings.get("require_gemini_correct", True))
+    if require_gemini:
+        ledger.apply("gemini", _row_check(gemini_wrong)(ledger.frame()))
+    else:
+        ledger.apply("gemini", [None] * len(ledger.alive))
+    quality_pool = ledger.frame().copy()
+
+    asy_sources = settings.get("asy_allowed_sources", DEFAULT_ASY_SOURCES)
+    problems = format_problems(ledger.frame(), asy_sources)
+    ledger.apply("format", [None if p is None else (p[0], f"matched {p[1]!r}", {}) for p in problems])
+
+    frame = ledger.frame()
+    # One gram table (eval + pool questions) serves decontamination and, restricted, dedup.
+    questions = frame["question"].tolist()
+    contamination, table = contamination_and_table(questions, eval_records, n, [normalise_words(q) for q in questions])
+    ledger.apply("decontamination", [
+        None if e is None else (
+            "contaminated",
+            f"shares {e['shared_ngrams']} {n}-gram(s) with {e['benchmark']} {e['eval_id']} ({e['tokenisation']})",
+            {"eval_benchmark": e["benchmark"], "eval_id": e["eval_id"], "ngram": e["ngram"]},
+        )
+        for e in contamination
+    ])
+
+    keep = np.array([False] * len(eval_records) + [e is None for e in contamination], dtype=bool)
+    frame = ledger.frame()
+    duplicates = duplicates_in_table(table.subset(keep), frame["row_index"].tolist(), frame["trace_tokens"].tolist(),
+                                     min_overlap=float(settings.get("dedup_min_overlap", MIN_OVERLAP)),
+                                     max_gram_rows=int(settings.get("dedup_max_gram_rows", MAX_GRAM_ROWS)))
+    ledger.apply("dedup", [
+        None if e is None else (
+            "duplicate", f"cluster {e['cluster_id']} ({e['cluster_size']} rows), kept row {e['representative']}",
+            {"cluster_id": e["cluster_id"], "cluster_representative": e["representative"]},
+        )
+        for e in duplicates
+    ])
+    clusters = {e["cluster_id"]: e["cluster_size"] for e in duplicates if e}
+
+    ledger.apply("difficulty", _row_check(qwen_solved)(ledger.frame()))
+
+    candidates = ledger.frame().copy()
+    candidates["trace_tokens"] = candidates["trace_tokens"].astype(np.int64)
+    selection = select(candidates, settings, seed)
+    leftover = set(selection.not_selected.index)
+    ledger.apply("selection", [
+        ("not_selected", "survived every filter; not drawn for the final set", {}) if label in leftover else None
+        for label in ledger.alive
+    ])
+
+    curated = selection.rows
+    dropped = dropped_frame(pool, ledger.drops)
+    summary = build_summary(pool, curated, dropped, ledger.stage_counts, eval_counts, absent, derived,
+                       clusters, selection.notes, settings, seed, require_gemini)
+    if summary["kept"] + summary["dropped"] != summary["input_rows"]:
+        raise AssertionError("curation lost rows: kept + dropped != input rows")  # never silently
+    return CurationResult(curated, dropped, summary, quality_pool, pool)
