@@ -1,10 +1,14 @@
 # SFT: full-parameter bf16 distillation of the base model on the curated set.
+# One GPU trains without DeepSpeed; with training.gpus > 1 the CLI launches one process per
+# claimed GPU (torch.distributed.run) and the Trainer runs DeepSpeed ZeRO-3 (deepspeed_config);
+# gpus: 0 (the smoke profile) trains on the CPU in fp32.
 
 
 rule sft:
     input:
         curated=f"{RESULTS}/curation/curated.parquet",
         model=local_inputs(base_model()),
+        deepspeed=local_inputs(config["training"]["deepspeed_config"]) if config["training"].get("gpus", 1) > 1 else [],
     output:
         model=directory(f"{RESULTS}/sft/model"),
         summary=f"{RESULTS}/sft/summary.json",

@@ -1,0 +1,5 @@
+import sys
+
+from workflow_scripts.training.cli import main
+
+sys.exit(main())
