@@ -28,6 +28,7 @@ rule plots:
         failures=f"{RESULTS}/analysis/failures.tsv",
         failures_plot=report(f"{RESULTS}/analysis/failures.png", caption="../report/failures.rst", category="Scaling"),
         examples=report(f"{RESULTS}/analysis/examples.md", caption="../report/examples.rst", category="Examples"),
+        examples_index=f"{RESULTS}/analysis/examples.tsv",
     params:
         settings=as_json(config.get("report", {})),
         seed=config["seed"],
@@ -45,13 +46,18 @@ rule research_report:
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         failures=f"{RESULTS}/analysis/failures.tsv",
         examples=f"{RESULTS}/analysis/examples.md",
+        examples_index=f"{RESULTS}/analysis/examples.tsv",
         scaling=f"{RESULTS}/analysis/scaling.png",
+        methods=f"{RESULTS}/analysis/methods.png",
+        failures_plot=f"{RESULTS}/analysis/failures.png",
+        audit=f"{RESULTS}/analysis/grader_audit.json",
         curation=f"{RESULTS}/curation/summary.json",
         sft=f"{RESULTS}/sft/summary.json",
         jobs=[f"{RESULTS}/generation/{s.model}/{s.method}/{s.setting}/job.json" for s in GRID],
-        template="report/REPORT.md.j2",
+        template=os.path.join(workflow.basedir, "report", "REPORT.md.j2"),
     output:
-        report(f"{RESULTS}/REPORT.md", caption="../report/research_report.rst", category="Report"),
+        report(f"{RESULTS}/REPORT.md", caption="../report/research_report.rst", category="Scaling",
+               subcategory="Research report"),
     params:
         config_json=as_json(config),
     log:

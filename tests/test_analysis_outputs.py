@@ -1,0 +1,177 @@
+"""Examples, figures and the analysis CLI on hand-built graded shards."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from test_analysis_records import run_samples, sample, write_shards
+from workflow_scripts.analysis.examples import KINDS, choose_examples, examples_markdown
+from workflow_scripts.analysis.failures import detect_failures
+from workflow_scripts.analysis.metrics import run_table
+from workflow_scripts.analysis.plots import failures_figure, methods_figure, plot_tokens, scaling_figure
+
+
+def _world_samples():
+    """Three datasets x (truncation B16/B64/Bunbounded, budget forcing B64-n1, base Bunbounded)."""
+    samples = []
+    for dataset in ("math500", "aime24", "gpqa"):
+        for budget, correct in ((16, 1), (64, 3), ("unbounded", 4)):
+            samples += run_samples([budget if budget != "unbounded" else 90] * 5, [i < correct for i in range(5)],
+                                   dataset=dataset, setting=f"B{budget}", budget=budget,
+                                   cap_hit=budget != "unbounded")
+        samples += run_samples([70] * 5, [i < 3 for i in range(5)], dataset=dataset, method="budget_forcing",
+                               setting="B64-n1", budget=64, n=1, waits=1, forcing_string="Wait",
+                               thinking_text="so. Wait, check again.")
+        samples += run_samples([0] * 5, [i < 2 for i in range(5)], dataset=dataset, model="base",
+                               setting="Bunbounded", budget="unbounded", answer_tokens=40)
+    return samples
+
+
+def test_choose_examples_kinds_are_true_and_choice_is_reproducible():
+    samples = pd.DataFrame(_world_samples()).assign(shard="graded/x.jsonl")
+    first = choose_examples(samples, per_kind=2, seed=42)
+    again = choose_examples(samples.sample(frac=1, random_state=1), per_kind=2, seed=42)  # input order is irrelevant
+    key = ["dataset", "model", "method", "kind", "setting", "id"]
+    assert first[key].values.tolist() == again[key].values.tolist()
+    for row in first.to_dict("records"):
+        assert {"correct": row["correct"], "wrong": not row["correct"], "truncated": row["cap_hit"],
+                "with_waits": row["waits_inserted"] > 0}[row["kind"]]
+    # A sample is shown once; at most per_kind of each kind per (dataset, model, method).
+    assert not first.duplicated(["dataset", "model", "method", "setting", "id"]).any()
+    assert first.groupby(["dataset", "model", "method", "kind"]).size().max() == 2
+    forcing = first[(first["dataset"] == "gpqa") & (first["method"] == "budget_forcing")]
+    assert set(forcing["kind"]) == {"correct", "wrong", "with_waits"}  # no truncated sample exists there
+    assert set(first["kind"]) <= set(KINDS)
+    other_seed = choose_examples(samples, per_kind=2, seed=7)
+    assert other_seed[key].values.tolist() != first[key].values.tolist()
+
+
+def test_examples_markdown_lists_metadata_and_shard():
+    samples = pd.DataFrame([sample(id="z9", correct=False, thinking_text="x" * 3000)]).assign(
+        shard="graded/sft/truncation/B100/math500.jsonl")
+    text = examples_markdown(choose_examples(samples), seed=42)
+    assert "Chosen reproducibly (seed 42; kinds: correct, wrong, truncated, with_waits)" in text
+    assert "#### wrong: id z9 (B100)" in text
+    assert "| math500 | sft | truncation | B100 | 100 | False | 5 | 4 | 100 | 0 | False " \
+           "| `graded/sft/truncation/B100/math500.jsonl` |" in text
+    assert "[... 2000 characters omitted ...]" in text
+    assert "No graded samples" in examples_markdown(pd.DataFrame())
+
+
+def test_plot_tokens_uses_response_length_for_runs_without_thinking():
+    runs = run_table(pd.DataFrame(_world_samples()))
+    x = plot_tokens(runs)
+    base = runs["model"] == "base"
+    assert (x[base] == 40).all() and (x[~base] == runs.loc[~base, "thinking_tokens_mean"]).all()
+
+
+def test_figures_are_drawn_and_reproducible(tmp_path):
+    samples = pd.DataFrame(_world_samples())
+    runs = run_table(samples)
+    scaling_figure(runs, tmp_path / "scaling.png")
+    scaling_figure(runs, tmp_path / "again.png")
+    assert (tmp_path / "scaling.png").read_bytes() == (tmp_path / "again.png").read_bytes()
+    three = Image.open(tmp_path / "scaling.png").size
+    scaling_figure(runs[runs["dataset"] == "gpqa"], tmp_path / "one.png")
+    one = Image.open(tmp_path / "one.png").size
+    assert three[0] > 2.5 * one[0]  # three panels side by side
+    methods_figure(runs, tmp_path / "methods.png")
+    assert Image.open(tmp_path / "methods.png").size[0] > 300
+    assert detect_failures(runs, samples).empty  # this world scales; the failing one below does not
+    failures_figure(runs, detect_failures(runs, samples), tmp_path / "none.png")
+    # A world with every kind of failure: accuracy falls 8/10 -> 1/10 (math500) or stays flat (gpqa), forcing
+    # adds no tokens over truncation, and the forced thinking loops.
+    failing = pd.DataFrame(
+        run_samples([100] * 10, [i < 5 for i in range(10)], dataset="gpqa", setting="B100", budget=100)
+        + run_samples([300] * 10, [i < 5 for i in range(10)], dataset="gpqa", setting="B400", budget=400)
+        + run_samples([100] * 10, [i < 8 for i in range(10)], setting="B100", budget=100)
+        + run_samples([200] * 10, [i < 1 for i in range(10)], setting="B200", budget=200)
+        + run_samples([200] * 10, [i < 1 for i in range(10)], method="budget_forcing", setting="B200-n1",
+                      budget=200, n=1, waits=1, forcing_string="Wait",
+                      thinking_text="Wait" + " and again the same" * 8))
+    failing_runs = run_table(failing)
+    failures = detect_failures(failing_runs, failing)
+    assert sorted(set(failures["kind"])) == ["accuracy_drop", "accuracy_flat", "forcing_adds_no_tokens",
+                                             "wait_repetition"]
+    failures_figure(failing_runs, failures, tmp_path / "failures.png")
+    width_all, _ = Image.open(tmp_path / "failures.png").size
+    width_none, _ = Image.open(tmp_path / "none.png").size
+    assert width_all > 3 * width_none  # one panel per kind of case
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "workflow_scripts.analysis", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_root):
+    results = tmp_path / "results" / "toy"
+    shards = write_shards(results, _world_samples())
+    generation = {"truncation": {"budgets": [16, 64, "unbounded"]}, "gpus_per_job": 0,
+                  "budget_forcing": {"string": "Wait", "budgets": [64], "n": {"default": [1]}},
+                  "class_conditional": {"prompts": []}, "baseline": {"methods": ["truncation"], "budgets": ["unbounded"]},
+                  "models": ["sft", "base"], "engine": {"max_model_len": 1024}, "answer_reserve_tokens": 32}
+    settings = json.dumps({"generation": generation, "eval_sets": {}})
+    analysis = results / "analysis"
+    done = _cli("metrics", "--graded", *map(str, shards), "--settings", settings, "--graded-dir",
+                str(results / "graded"), "--out-dir", str(analysis))
+    assert done.returncode == 0, done.stderr
+    runs = pd.read_csv(analysis / "runs.tsv", sep="\t", dtype={"budget": str})
+    assert len(runs) == 15  # 3 datasets x 5 runs
+    metrics = pd.read_csv(analysis / "metrics.tsv", sep="\t")
+    row = metrics[(metrics["dataset"] == "aime24") & (metrics["method"] == "truncation") & (metrics["model"] == "sft")]
+    # runs (16, .2), (64, .6), (90, .8): slopes .4/48, .6/74, .2/26
+    assert row["scaling"].iloc[0] == pytest.approx((0.4 / 48 + 0.6 / 74 + 0.2 / 26) / 3, rel=1e-5)
+    natural = pd.read_csv(analysis / "natural_stop.tsv", sep="\t", dtype={"budget": str})
+    assert set(natural["budget"]) == {"16", "64", "unbounded"}
+    assert natural.set_index(["model", "dataset", "budget"]).loc[("sft", "gpqa", "16"), "share"] == 0.0
+
+    done = _cli("plots", "--runs", str(analysis / "runs.tsv"), "--graded", *map(str, shards), "--settings",
+                json.dumps({"examples_per_method": 1}), "--seed", "42", "--out-dir", str(analysis))
+    assert done.returncode == 0, done.stderr
+    for name in ("scaling.png", "methods.png", "failures.png", "failures.tsv", "examples.md", "examples.tsv"):
+        assert (analysis / name).exists(), name
+    assert "`graded/sft/budget_forcing/B64-n1/gpqa.jsonl`" in (analysis / "examples.md").read_text()
+
+    config = {"run_name": "toy", "seed": 42, "synthetic_world": {"pool_size": 10}, "model": {"base": "synthetic"},
+              "curation": {"ngram": 8, "target_size": 10, "domain_sampling": "uniform", "require_gemini_correct": True},
+              "training": {"epochs": 1, "learning_rate": 0.001, "global_batch_size": 4, "block_size": 128},
+              "generation": generation}
+    report = results / "REPORT.md"
+    done = _cli("report", "--results", str(results), "--template", str(repo_root / "report" / "REPORT.md.j2"),
+                "--config-json", json.dumps(config), "--output", str(report), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = report.read_text()
+    assert "Smoke run on a synthetic world" in text
+    assert "Grader audit: not available." in text
+    assert "Curation summary: not available." in text
+    assert "SFT summary: not available." in text
+    assert "Curation and training figures: not available." in text
+    assert "Test results for this run: not available" in text
+    assert "![Scaling: accuracy vs. mean thinking tokens](analysis/scaling.png)" in text
+    assert "| sft | aime24 | truncation | 3 |" in text  # the metrics table row
+    assert "**control_exceed** (the brief)" in text  # definitions come from the code
+    first = report.read_bytes()
+    assert _cli("report", "--results", str(results), "--template", str(repo_root / "report" / "REPORT.md.j2"),
+                "--config-json", json.dumps(config), "--output", str(report), cwd=tmp_path).returncode == 0
+    assert report.read_bytes() == first
+
+
+def test_analysis_cli_reports_bad_input(tmp_path):
+    broken = tmp_path / "graded.jsonl"
+    broken.write_text(json.dumps({"id": "a"}) + "\n")
+    done = _cli("metrics", "--graded", str(broken), "--settings", "{}", "--out-dir", str(tmp_path))
+    assert done.returncode == 2 and "lacks dataset" in done.stderr and "Traceback" not in done.stderr
+    done = _cli("metrics", "--graded", str(broken), "--settings", "[1", "--out-dir", str(tmp_path))
+    assert done.returncode == 2 and "--settings is not valid JSON" in done.stderr
+    runs = tmp_path / "runs.tsv"
+    runs.write_text("model\tdataset\nsft\tmath500\n")
+    done = _cli("plots", "--runs", str(runs), "--graded", str(broken), "--settings", "{}", "--out-dir", str(tmp_path))
+    assert done.returncode == 2 and "not a runs table, missing column(s) method" in done.stderr
+    assert "Traceback" not in done.stderr

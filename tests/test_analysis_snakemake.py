@@ -1,0 +1,132 @@
+"""The grading and analysis rules run by real Snakemake on hand-built generation shards.
+
+Upstream rules (world, curation, SFT, generation) are left out with ``--allowed-rules``;
+their outputs are written here in the record format of docs/architecture.md. The eval
+sets for the grader audit are the first rows of the real MATH500 and AIME24.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_scripts.analysis.cli import read_runs
+from workflow_scripts.analysis.metrics import budget_trend
+from workflow_scripts.config import evaluation_grid
+from workflow_scripts.io import read_jsonl
+
+pytestmark = pytest.mark.slow
+
+ALLOWED = ["grade", "grader_audit", "metrics", "plots", "research_report", "all"]
+QUESTIONS = 6
+
+
+def _answer(dataset: str, gold: str, correct: bool) -> tuple[str, str]:
+    """(answer_text, gold_letter) in the synthetic world's "Answer: X" format."""
+    if dataset == "gpqa":
+        return f"Answer: {'B' if correct else 'C'}", "B"
+    return f"Answer: {gold if correct else int(gold) + 1}", None
+
+
+def _shard_rows(spec, dataset: str, budget_rank: int) -> list[dict]:
+    rows = []
+    for q in range(QUESTIONS):
+        gold = str(100 + q)
+        correct = q < budget_rank  # more budget, more correct answers
+        answer_text, letter = _answer(dataset, gold, correct)
+        budget = spec.budget
+        tokens = 20 + 10 * budget_rank
+        rows.append({
+            "dataset": dataset, "id": f"{dataset}-{q}", "index": q, "model": spec.model, "method": spec.method,
+            "setting": spec.setting, "budget": budget, "n": spec.n, "forcing_string": "Wait" if spec.n else None,
+            "class_prompt": spec.prompt, "prompt_format": "think", "prompt_tokens": 30,
+            "thinking_text": "12+34\n=46" + (" Wait, again" if spec.n else ""), "thinking_tokens": tokens,
+            "thinking_token_ids": list(range(tokens)), "waits_inserted": 1 if spec.n else 0,
+            "cap_hit": q % 2 == 0, "round_finish_reasons": ["length" if q % 2 == 0 else "stop"],
+            "answer_prefix_text": "\n<|im_start|>answer\nFinal Answer:" if q % 2 == 0 else "<|im_start|>answer\n",
+            "answer_text": answer_text, "answer_tokens": 3, "full_text": "...",
+            "gold": gold if dataset != "gpqa" else "choice text", "gold_letter": letter,
+            "timings": {"thinking_s": 0.1, "answer_s": 0.1}, "engine": {"dtype": "float32"},
+        })
+    return rows
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, repo_root, shared_data):
+    work = tmp_path_factory.mktemp("dag")
+    config = yaml.safe_load((repo_root / "profiles" / "smoke" / "experiment.yaml").read_text())
+    config["generation"]["truncation"]["budgets"] = [16, 64]
+    config["generation"]["budget_forcing"].update({"budgets": [64], "n": {"default": [1]}})
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    results = work / "results" / config["run_name"]
+    rank = {16: 1, 64: 4, "unbounded": 5, None: 3}
+    for spec in evaluation_grid(config):
+        for dataset in ("math500", "aime24", "gpqa"):
+            path = Path(spec.path(str(results / "generation"), dataset))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = _shard_rows(spec, dataset, rank[spec.budget] if spec.method != "class_conditional"
+                               else {"short": 2, "long": 3}[spec.prompt])
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (path.parent / "job.json").write_text(json.dumps({"wall_time_s": 12.5}))
+    eval_dir = results / "data" / "eval"
+    eval_dir.mkdir(parents=True)
+    math_rows = read_jsonl(shared_data / "math500" / "test.jsonl")[:20]
+    (eval_dir / "math500.jsonl").write_text("".join(
+        json.dumps({"id": r["unique_id"], "solution": r["solution"], "answer": r["answer"]}) + "\n" for r in math_rows))
+    aime_rows = read_jsonl(shared_data / "aime24" / "aime24_nofigures.jsonl")
+    (eval_dir / "aime24.jsonl").write_text("".join(
+        json.dumps({"id": str(r["id"]), "solution": r["solution"], "answer": r["answer"]}) + "\n" for r in aime_rows))
+    for stage, payload in (("curation", {"input_rows": 1200, "kept": 300, "dropped": 900, "counts_add_up": True,
+                                         "dropped_by_reason": {"duplicate": 900}}),
+                           ("sft", {"wall_time_s": 60.0, "gpus": 0, "gpu_hours": 0.0, "device": "cpu", "steps": 5,
+                                    "examples_trained": 300, "tokens_seen": 1000})):
+        (results / stage).mkdir(parents=True)
+        (results / stage / "summary.json").write_text(json.dumps(payload))
+    base = [sys.executable, "-m", "snakemake", "--snakefile", str(repo_root / "Snakefile"), "--directory", str(work),
+            "--configfile", str(work / "config.yaml"), "--cores", "2", "--allowed-rules", *ALLOWED]
+    run = subprocess.run(base, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    report = subprocess.run(base + ["--report", str(work / "report.html")], capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr[-4000:]
+    return work, results
+
+
+def test_dag_grades_every_shard_and_keeps_the_samples(smoke_run):
+    _, results = smoke_run
+    graded = sorted((results / "graded").rglob("*.jsonl"))
+    assert len(graded) == 6 * 3  # B16, B64, Bunbounded(base), B64-n1, short, long x 3 datasets
+    rows = read_jsonl(results / "graded" / "sft" / "truncation" / "B64" / "gpqa.jsonl")
+    assert [r["correct"] for r in rows] == [True] * 4 + [False] * 2
+    assert all(r["extracted"] in ("B", "C") and not r["parse_failed"] for r in rows)
+    assert all("thinking_token_ids" in r for r in rows)
+
+
+def test_dag_metrics_and_trend(smoke_run):
+    _, results = smoke_run
+    runs = read_runs(results / "analysis" / "runs.tsv")
+    b16 = runs[(runs["setting"] == "B16") & (runs["dataset"] == "math500")].iloc[0]
+    assert (b16["samples"], b16["correct"]) == (QUESTIONS, 1)
+    trend = budget_trend(runs).set_index("dataset")
+    assert trend["rises"].all() and (trend["budgets"] == 2).all()
+    metrics = pd.read_csv(results / "analysis" / "metrics.tsv", sep="\t")
+    assert len(metrics) == 3 * 4  # datasets x (sft truncation, budget forcing, class-conditional, base truncation)
+
+
+def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):
+    work, results = smoke_run
+    audit = json.loads((results / "analysis" / "grader_audit.json").read_text())
+    assert (audit["math500"]["agree"], audit["math500"]["n"]) == (20, 20)
+    assert (audit["aime24"]["agree"], audit["aime24"]["n"]) == (29, 30)
+    text = (results / "REPORT.md").read_text()
+    assert "**math500**" in text and "**20/20** reference solutions graded correct (100.0 %)" in text
+    assert "![Scaling: accuracy vs. mean thinking tokens](analysis/scaling.png)" in text
+    html = (work / "report.html").read_text()
+    assert "run <tt class=\\\"docutils literal\\\">smoke</tt>" in html  # workflow.rst, rendered
+    for caption in ("Scaling metrics per", "Accuracy (%) against mean thinking tokens", "Representative samples"):
+        assert caption in html

@@ -1,0 +1,168 @@
+"""Scaling metrics on small tables, each value computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from test_analysis_records import run_samples, sample, write_shards
+from workflow_scripts.analysis.metrics import (
+    MetricsError, budget_trend, load_graded, method_metrics, natural_stop_rows, run_table, scaling_slope, spearman,
+    wilson_interval,
+)
+
+GENERATION = {"truncation": {"budgets": [100, 200, 1000, "unbounded"]}}
+
+
+def _frame(samples):
+    return pd.DataFrame(samples)
+
+
+@pytest.fixture
+def truncation_samples():
+    # B100: tokens 90, 100, 115 (one over budget + 10), 2 of 3 correct.
+    # B200: tokens 150 x 3, 1 of 3 correct.  Bunbounded: tokens 400 x 3, 3 of 3 correct.
+    return (run_samples([90, 100, 115], [True, False, True], setting="B100", budget=100)
+            + run_samples([150, 150, 150], [True, False, False], setting="B200", budget=200)
+            + run_samples([400, 400, 400], [True, True, True], setting="Bunbounded", budget="unbounded"))
+
+
+def test_run_table_by_hand(truncation_samples):
+    samples = _frame(truncation_samples)
+    samples.loc[1, "parse_failed"] = True
+    runs = run_table(samples).set_index("setting")
+    b100 = runs.loc["B100"]
+    assert b100["samples"] == 3 and b100["correct"] == 2
+    assert b100["accuracy"] == pytest.approx(2 / 3)
+    assert b100["thinking_tokens_mean"] == pytest.approx(305 / 3)
+    assert b100["thinking_tokens_median"] == 100
+    assert b100["exceed_share"] == pytest.approx(1 / 3)  # only 115 > 100 + 10
+    assert b100["within_budget_share"] == pytest.approx(2 / 3)  # 90 and 100 <= 100
+    assert b100["parse_failures"] == 1
+    assert b100["budget"] == "100"
+    assert runs.loc["Bunbounded", "budget"] == "unbounded"
+    assert math.isnan(runs.loc["Bunbounded", "exceed_share"])
+    assert list(runs.index) == ["B100", "B200", "Bunbounded"]
+
+
+def test_run_table_labels_budgets_of_mixed_shards():
+    # Integer budgets beside class-conditional None: pandas stores NaN, the label stays "".
+    samples = _frame([sample(id="a", budget=100), sample(id="b", method="class_conditional", setting="short",
+                                                         budget=None)])
+    samples["budget"] = pd.to_numeric(samples["budget"])
+    runs = run_table(samples).set_index("method")
+    assert runs.loc["truncation", "budget"] == "100" and runs.loc["class_conditional", "budget"] == ""
+
+
+def test_run_table_rejects_mixed_budgets():
+    samples = _frame([sample(id="a", budget=100), sample(id="b", budget=200)])
+    with pytest.raises(MetricsError, match="mixes budgets"):
+        run_table(samples)
+
+
+def test_wilson_interval_by_hand():
+    low, high = wilson_interval(5, 10)
+    assert (low, high) == (pytest.approx(0.236593, abs=1e-6), pytest.approx(0.763407, abs=1e-6))
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.277533, abs=1e-6)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_scaling_slope_by_hand():
+    # Pairs: (100,.2)->(200,.4): .002; (100,.2)->(400,.3): .1/300; (200,.4)->(400,.3): -.0005.
+    slope, pairs, tied = scaling_slope([200, 100, 400], [0.4, 0.2, 0.3])
+    assert slope == pytest.approx((0.002 + 0.1 / 300 - 0.0005) / 3)
+    assert (pairs, tied) == (3, 0)
+    slope, pairs, tied = scaling_slope([100, 100], [0.2, 0.5])
+    assert math.isnan(slope) and (pairs, tied) == (0, 1)
+    assert math.isnan(scaling_slope([100], [0.5])[0])
+
+
+def test_method_metrics_truncation_by_hand(truncation_samples):
+    samples = _frame(truncation_samples)
+    runs = run_table(samples)
+    row = method_metrics(runs, samples, GENERATION).iloc[0]
+    assert row["runs"] == 3
+    # control_exceed pools the 6 samples of B100 and B200: one (115) exceeds budget + 10.
+    assert row["control_exceed"] == pytest.approx(1 / 6)
+    # control_paper: B100's mean 101.67 > 100 (out), B200's mean 150 <= 200 (in).
+    assert row["control_paper"] == pytest.approx(0.5)
+    # budget_error: (|101.667 - 100| / 100 + |150 - 200| / 200) / 2
+    assert row["budget_error"] == pytest.approx(((305 / 3 - 100) / 100 + 0.25) / 2)
+    # scaling over (101.67, 2/3), (150, 1/3), (400, 1):
+    t = [305 / 3, 150, 400]
+    a = [2 / 3, 1 / 3, 1.0]
+    expected = ((a[1] - a[0]) / (t[1] - t[0]) + (a[2] - a[0]) / (t[2] - t[0]) + (a[2] - a[1]) / (t[2] - t[1])) / 3
+    assert row["scaling"] == pytest.approx(expected)
+    assert row["scaling_pp_per_1k"] == pytest.approx(expected * 1e5)
+    assert row["max_accuracy"] == 1.0 and row["max_accuracy_setting"] == "Bunbounded"
+
+
+def test_method_metrics_class_conditional_rules():
+    samples = _frame(run_samples([300, 300], [True, False], method="class_conditional", setting="short", budget=None)
+                     + run_samples([900, 1100], [True, True], method="class_conditional", setting="long", budget=None))
+    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    assert row["control_exceed"] == 0.5  # the brief's fixed value
+    assert row["control_paper"] == 1.0  # long (1000) thinks more than short (300)
+    # short vs the smallest budget (100), long vs the largest numeric budget (1000).
+    assert row["budget_error"] == pytest.approx((abs(300 - 100) / 100 + abs(1000 - 1000) / 1000) / 2)
+    assert row["max_accuracy"] == 1.0 and row["max_accuracy_setting"] == "long"
+    reversed_samples = samples.assign(setting=samples["setting"].map({"short": "long", "long": "short"}))
+    assert method_metrics(run_table(reversed_samples), reversed_samples, GENERATION).iloc[0]["control_paper"] == 0.0
+
+
+def test_method_metrics_without_numeric_budget_says_so():
+    samples = _frame(run_samples([400, 500], [True, False], model="base", setting="Bunbounded", budget="unbounded"))
+    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    assert math.isnan(row["control_exceed"]) and math.isnan(row["budget_error"]) and math.isnan(row["scaling"])
+    assert row["control_note"] == "no run with a numeric budget"
+
+
+def test_spearman_and_budget_trend_by_hand():
+    # ranks x 1..4, y 1, 2.5, 2.5, 4: rho = 4.5 / sqrt(5 * 4.5)
+    assert spearman([16, 32, 64, 128], [0.1, 0.2, 0.2, 0.4]) == pytest.approx(4.5 / math.sqrt(22.5))
+    assert math.isnan(spearman([1, 2], [0.5, 0.5]))
+    rows = []
+    for budget, correct in ((16, 1), (32, 2), (64, 2), (128, 4)):
+        rows += run_samples([budget] * 4, [i < correct for i in range(4)], setting=f"B{budget}", budget=budget)
+    rows += run_samples([300] * 4, [False] * 4, setting="Bunbounded", budget="unbounded")  # not a numeric budget
+    rows += run_samples([20] * 4, [True, False, False, False], dataset="gpqa", setting="B16", budget=16)
+    rows += run_samples([30] * 4, [False] * 4, dataset="gpqa", setting="B32", budget=32)
+    trend = budget_trend(run_table(_frame(rows))).set_index("dataset")
+    assert trend.loc["math500", "budgets"] == 4
+    assert trend.loc["math500", "spearman"] == pytest.approx(4.5 / math.sqrt(22.5))
+    assert (trend.loc["math500", "accuracy_first"], trend.loc["math500", "accuracy_last"]) == (0.25, 1.0)
+    assert bool(trend.loc["math500", "rises"]) is True
+    assert bool(trend.loc["gpqa", "rises"]) is False
+
+
+def test_natural_stop_rows_by_hand():
+    rows = [sample(id="a", reasons=["stop"]), sample(id="b", reasons=["length"], cap_hit=True),
+            sample(id="c", reasons=["stop", "length"]),
+            sample(id="d", method="budget_forcing", setting="B100-n1", n=1)]  # not truncation: left out
+    table = natural_stop_rows(_frame(rows))
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row["samples"], row["natural_stops"]) == (3, 2)
+    assert row["share"] == pytest.approx(2 / 3)
+    # Without round_finish_reasons the cap flag decides.
+    frame = _frame([sample(id="a", cap_hit=True), sample(id="b")]).drop(columns=["round_finish_reasons"])
+    assert natural_stop_rows(frame).iloc[0]["natural_stops"] == 1
+
+
+def test_load_graded_names_file_and_missing_field(tmp_path):
+    good = write_shards(tmp_path, [sample(id="a")])
+    frame = load_graded(good, relative_to=tmp_path)
+    assert frame.loc[0, "shard"] == "graded/sft/truncation/B100/math500.jsonl"
+    assert "thinking_token_ids" not in frame and "thinking_text" not in frame
+    assert "thinking_text" in load_graded(good, keep_text=True)
+    broken = tmp_path / "broken.jsonl"
+    record = sample(id="a")
+    del record["correct"]
+    broken.write_text(pd.Series([record]).map(lambda r: __import__("json").dumps(r)).iloc[0] + "\n")
+    with pytest.raises(MetricsError, match=r"broken.jsonl: line 1 lacks correct"):
+        load_graded([broken])
+    with pytest.raises(MetricsError, match="no graded shards"):
+        load_graded([])

@@ -1,0 +1,144 @@
+"""REPORT.md with every optional input present, and the Snakemake report wiring."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from test_analysis_records import run_samples
+from workflow_scripts.analysis.cli import write_tsv
+from workflow_scripts.analysis.failures import detect_failures
+from workflow_scripts.analysis.metrics import method_metrics, natural_stop_rows, run_table
+from workflow_scripts.analysis.report import compute_rows, junit_summary, markdown_table, render_report
+from workflow_scripts.grading.audit import run_audit
+
+CATEGORIES = {"Curation", "Training", "Scaling", "Examples"}
+
+GENERATION = {"truncation": {"budgets": [16, 64]}, "budget_forcing": {"string": "Wait", "budgets": [64],
+              "n": {"default": [1]}}, "class_conditional": {"prompts": ["short", "long"]},
+              "baseline": {"methods": ["truncation"], "budgets": [64]}, "models": ["sft"], "gpus_per_job": 1,
+              "engine": {"max_model_len": 4096}, "answer_reserve_tokens": 64}
+CONFIG = {"run_name": "full", "seed": 42, "synthetic_world": None, "model": {"base": "Qwen/Qwen2.5-3B-Instruct"},
+          "curation": {"ngram": 8, "target_size": 1000, "domain_sampling": "uniform", "require_gemini_correct": True},
+          "training": {"epochs": 5, "learning_rate": 1e-5, "global_batch_size": 16, "block_size": 32768},
+          "generation": GENERATION}
+
+
+def _write_results(results, shared_data):
+    samples = pd.DataFrame(
+        run_samples([16] * 4, [True, False, False, False], setting="B16", budget=16, cap_hit=True)
+        + run_samples([60] * 4, [True, True, True, False], setting="B64", budget=64)
+        + run_samples([60] * 4, [True, True, False, False], method="budget_forcing", setting="B64-n1", budget=64, n=1))
+    samples["shard"] = "graded/x.jsonl"
+    runs = run_table(samples)
+    analysis = results / "analysis"
+    write_tsv(runs, analysis / "runs.tsv")
+    write_tsv(method_metrics(runs, samples, GENERATION), analysis / "metrics.tsv")
+    write_tsv(natural_stop_rows(samples), analysis / "natural_stop.tsv")
+    write_tsv(detect_failures(runs, samples), analysis / "failures.tsv")
+    (analysis / "examples.md").write_text("# Example traces\n")
+    write_tsv(samples[["dataset", "model", "method", "setting", "id"]].head(2), analysis / "examples.tsv")
+    (analysis / "grader_audit.json").write_text(json.dumps(run_audit(None, str(shared_data / "aime24" / "aime24_nofigures.jsonl"))))
+    (results / "curation").mkdir()
+    (results / "curation" / "summary.json").write_text(json.dumps({
+        "input_rows": 59029, "kept": 1000, "dropped": 58029, "counts_add_up": True,
+        "dropped_by_reason": {"contaminated": 120, "duplicate": 900}, "domains": {"final_count": 50},
+        "deviations_from_s1": ["Every Gemini-wrong row is dropped."]}))
+    (results / "sft").mkdir()
+    (results / "sft" / "summary.json").write_text(json.dumps({
+        "wall_time_s": 7200.0, "gpus": 1, "gpu_hours": 2.0, "device": "NVIDIA H100", "steps": 315,
+        "examples_trained": 1000, "tokens_seen": 123456}))
+    for setting, method in (("B16", "truncation"), ("B64", "truncation"), ("B64-n1", "budget_forcing")):
+        job = results / "generation" / "sft" / method / setting / "job.json"
+        job.parent.mkdir(parents=True)
+        job.write_text(json.dumps({"wall_time_s": 1800.0}))
+    (results / "sft" / "loss_curve.png").write_bytes(b"\x89PNG")
+    (results / "tests").mkdir()
+    (results / "tests" / "junit.xml").write_text(
+        '<testsuites><testsuite name="pytest" tests="10" failures="1" errors="0" skipped="2"/></testsuites>')
+
+
+def test_report_with_every_input_renders_real_numbers(tmp_path, repo_root, shared_data):
+    results = tmp_path / "results" / "full"
+    _write_results(results, shared_data)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "RESULTS.md").write_text("# Benchmarks\nSFT: 6.5 GPU-hours predicted\nunrelated\n")
+    text = render_report(results, repo_root / "report" / "REPORT.md.j2", CONFIG, results / "REPORT.md",
+                         repo_root=tmp_path)
+    assert "synthetic world" not in text
+    assert "**aime24**" in text and "**29/30** reference solutions graded correct (96.7 %)" in text
+    assert "id `60`: gold `204`, extracted `None` (no final answer found in the solution)" in text
+    assert "pytest: 7 passed, 1 failed, 0 errors, 2 skipped (of 10)." in text
+    assert "Pool rows: 59029; kept: **1000**; dropped: 58029" in text
+    assert "| contaminated | 120 |" in text
+    assert "- Curation: Every Gemini-wrong row is dropped." in text
+    # Compute: SFT 2 GPU-hours; generation 3 jobs x 0.5 h x 1 GPU = 1.5 GPU-hours.
+    assert "| SFT | 1 | 2 | 1 | 2 | NVIDIA H100 |" in text
+    # The grid also asks for class-conditional short/long, whose job.json files are missing.
+    assert "| generation | 3 | 1.5 | 1 | 1.5 | GPU | 2 job.json missing |" in text
+    assert "- SFT: 6.5 GPU-hours predicted" in text
+    # Only the figures (not written in this test) are missing.
+    assert re.findall(r"^.*not available.*$", text, re.M) == [
+        "Scaling plot: not available.", "Method comparison plot: not available.", "Failure plot: not available."]
+    assert "![Training: loss curve](sft/loss_curve.png)" in text
+    assert "Curation: rows per stage" not in text  # only figures that exist are embedded
+    # The budget trend: B16 1/4 -> B64 3/4.
+    assert "| math500 | 2 | 1 | 0.25 | 0.75 | True |" in text
+
+
+def test_report_with_an_incomplete_config_names_the_key(tmp_path, repo_root, shared_data):
+    results = tmp_path / "results" / "full"
+    _write_results(results, shared_data)
+    config = {key: value for key, value in CONFIG.items() if key != "training"}
+    with pytest.raises(ValueError, match="no attribute 'training'"):
+        render_report(results, repo_root / "report" / "REPORT.md.j2", config, results / "REPORT.md")
+
+
+def test_report_lists_at_most_twenty_audit_disagreements(tmp_path, repo_root, shared_data):
+    results = tmp_path / "results" / "full"
+    _write_results(results, shared_data)
+    disagreements = [{"id": str(i), "gold": "1", "extracted": None, "parse_failed": True} for i in range(25)]
+    (results / "analysis" / "grader_audit.json").write_text(json.dumps({"aime24": {
+        "source": "x.jsonl", "n": 25, "agree": 0, "agreement": 0.0, "without_solution": 0,
+        "disagreements": disagreements}}))
+    text = render_report(results, repo_root / "report" / "REPORT.md.j2", CONFIG, results / "REPORT.md")
+    assert "  - id `19`: gold `1`" in text and "id `20`" not in text
+    assert "  - ... and 5 more (all in `analysis/grader_audit.json`)." in text
+
+
+def test_compute_rows_count_missing_jobs(tmp_path):
+    results = tmp_path / "r"
+    job = results / "generation" / "sft" / "truncation" / "B16" / "job.json"
+    job.parent.mkdir(parents=True)
+    job.write_text(json.dumps({"wall_time_s": 3600.0}))
+    config = {**CONFIG, "generation": {**GENERATION, "gpus_per_job": 2}}
+    rows = compute_rows(results, config)
+    assert rows == [{"stage": "generation", "jobs": 1, "wall_hours": 1.0, "gpus": 2, "gpu_hours": 2.0,
+                     "device": "GPU", "note": "4 job.json missing"}]  # grid: B16, B64, B64-n1, short, long
+
+
+def test_junit_summary_and_markdown_table(tmp_path):
+    path = tmp_path / "j.xml"
+    path.write_text('<testsuite tests="3" failures="0" errors="1" skipped="0"/>')
+    assert junit_summary(path) == "2 passed, 0 failed, 1 errors, 0 skipped (of 3)"
+    assert junit_summary(tmp_path / "missing.xml") is None
+    table = markdown_table(pd.DataFrame({"a": [1.5, float("nan")], "b": ["x|y", "z"]}))
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1.5 | x\\|y |", "|  | z |"]
+    assert markdown_table(pd.DataFrame(columns=["a"]), empty="none") == "none"
+    assert markdown_table(None) == "not available"
+
+
+def test_every_report_item_has_a_caption_and_an_allowed_category(repo_root):
+    analysis = (repo_root / "rules" / "analysis.smk").read_text()
+    captions = re.findall(r'caption="\.\./report/([^"]+)"', analysis)
+    assert {"metrics.rst", "scaling.rst", "methods.rst", "failures.rst", "examples.rst",
+            "research_report.rst"} <= set(captions)
+    for caption in captions:
+        assert (repo_root / "report" / caption).read_text().strip(), caption
+    for rules in sorted((repo_root / "rules").glob("*.smk")):
+        for category in re.findall(r'(?<!sub)category="([^"]+)"', rules.read_text()):
+            assert category in CATEGORIES, (rules.name, category)
+    assert (repo_root / "report" / "workflow.rst").read_text().strip()

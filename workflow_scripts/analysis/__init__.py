@@ -1,0 +1,1 @@
+"""Metrics, plots, failure detection, examples and the research report."""

@@ -1,0 +1,168 @@
+"""Where test-time scaling fails: automatic detection on the run table and the samples.
+
+Four kinds of case, one row each in ``failures.tsv``:
+
+* ``accuracy_drop``: two runs of a method, consecutive in mean thinking tokens (or the
+  runs with the fewest and the most tokens), where the run with more tokens is *less*
+  accurate beyond sampling noise: one-sided two-proportion z-test at the shard sizes,
+  p < ``alpha`` (0.05).
+* ``accuracy_flat``: the method's run with the most thinking tokens is neither more nor
+  less accurate than its run with the fewest beyond noise (both one-sided tests
+  p >= ``alpha``) although mean thinking tokens grew by at least ``min_token_growth`` (50 %).
+* ``forcing_adds_no_tokens``: a budget-forcing run whose mean thinking tokens exceed those
+  of its baseline by less than 1 % (baseline: n = 1 at the same budget for n > 1, truncation
+  at the same budget for n = 1): "Wait" did not buy any thinking.
+* ``wait_repetition``: budget-forcing samples whose thinking after the first forcing string
+  loops: at least half of its word 4-grams repeat an earlier 4-gram (over >= 20 4-grams).
+  One row per run with at least one such sample.
+
+The runs compared share their questions, so the unpaired test is conservative; it is what
+the shard sizes allow without per-question pairing assumptions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pandas as pd
+
+from workflow_scripts.analysis.metrics import METHOD_KEYS, numeric_budget
+
+ALPHA = 0.05
+MIN_TOKEN_GROWTH = 0.5
+MIN_FORCING_GAIN = 0.01
+LOOP_NGRAM = 4
+LOOP_MIN_NGRAMS = 20
+LOOP_REPEAT_SHARE = 0.5
+COLUMNS = ["kind", "model", "dataset", "method", "from_setting", "to_setting", "tokens_from", "tokens_to",
+           "accuracy_from", "accuracy_to", "samples_from", "samples_to", "p_value", "detail"]
+
+
+def _normal_sf(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def two_proportion_p(success_a: int, n_a: int, success_b: int, n_b: int) -> float:
+    """One-sided p-value of H1: p_b > p_a (pooled two-proportion z-test)."""
+    if n_a == 0 or n_b == 0:
+        return float("nan")
+    pooled = (success_a + success_b) / (n_a + n_b)
+    variance = pooled * (1 - pooled) * (1 / n_a + 1 / n_b)
+    difference = success_b / n_b - success_a / n_a
+    if variance == 0:
+        return 0.0 if difference > 0 else 1.0
+    return _normal_sf(difference / math.sqrt(variance))
+
+
+def _case(kind, keys, a, b, p, detail) -> dict:
+    model, dataset, method = keys
+    return {"kind": kind, "model": model, "dataset": dataset, "method": method,
+            "from_setting": a["setting"], "to_setting": b["setting"],
+            "tokens_from": a["thinking_tokens_mean"], "tokens_to": b["thinking_tokens_mean"],
+            "accuracy_from": a["accuracy"], "accuracy_to": b["accuracy"],
+            "samples_from": int(a["samples"]), "samples_to": int(b["samples"]), "p_value": p, "detail": detail}
+
+
+def accuracy_cases(runs: pd.DataFrame, alpha: float = ALPHA, min_token_growth: float = MIN_TOKEN_GROWTH) -> list[dict]:
+    cases = []
+    for keys, group in runs.groupby(METHOD_KEYS, sort=True):
+        ordered = group.sort_values(["thinking_tokens_mean", "setting"]).to_dict("records")
+        for a, b in zip(ordered, ordered[1:]):
+            if b["thinking_tokens_mean"] <= a["thinking_tokens_mean"]:
+                continue
+            p_drop = two_proportion_p(int(b["correct"]), int(b["samples"]), int(a["correct"]), int(a["samples"]))
+            if p_drop < alpha:
+                cases.append(_case("accuracy_drop", keys, a, b, p_drop,
+                                   f"accuracy fell {a['accuracy']:.3f} -> {b['accuracy']:.3f} (one-sided p={p_drop:.3g})"))
+        if len(ordered) >= 2:
+            low, high = ordered[0], ordered[-1]
+            grew = low["thinking_tokens_mean"] > 0 and (
+                high["thinking_tokens_mean"] >= (1 + min_token_growth) * low["thinking_tokens_mean"])
+            if grew or (low["thinking_tokens_mean"] == 0 and high["thinking_tokens_mean"] > 0):
+                p_gain = two_proportion_p(int(low["correct"]), int(low["samples"]), int(high["correct"]), int(high["samples"]))
+                p_fall = two_proportion_p(int(high["correct"]), int(high["samples"]), int(low["correct"]), int(low["samples"]))
+                flagged = any(c["from_setting"] == low["setting"] and c["to_setting"] == high["setting"]
+                              and c["model"] == keys[0] and c["dataset"] == keys[1] and c["method"] == keys[2]
+                              for c in cases)
+                if p_fall < alpha and not flagged:
+                    cases.append(_case("accuracy_drop", keys, low, high, p_fall,
+                                       f"accuracy fell {low['accuracy']:.3f} -> {high['accuracy']:.3f} from the fewest "
+                                       f"to the most thinking tokens (one-sided p={p_fall:.3g})"))
+                elif not p_gain < alpha and not p_fall < alpha:
+                    cases.append(_case("accuracy_flat", keys, low, high, p_gain,
+                                       f"no significant gain from {low['thinking_tokens_mean']:.0f} to "
+                                       f"{high['thinking_tokens_mean']:.0f} thinking tokens (one-sided p={p_gain:.3g})"))
+    return cases
+
+
+def forcing_cases(runs: pd.DataFrame, min_gain: float = MIN_FORCING_GAIN) -> list[dict]:
+    cases = []
+    forcing = runs[runs["method"] == "budget_forcing"]
+    for row in forcing.to_dict("records"):
+        same = (runs["model"] == row["model"]) & (runs["dataset"] == row["dataset"]) & (runs["budget"] == row["budget"])
+        if int(row["n"]) > 1:
+            base = runs[same & (runs["method"] == "budget_forcing") & (runs["n"] == 1)]
+        else:
+            base = runs[same & (runs["method"] == "truncation")]
+        if base.empty:
+            continue
+        base = base.iloc[0].to_dict()
+        gain = row["thinking_tokens_mean"] - base["thinking_tokens_mean"]
+        if gain < min_gain * max(base["thinking_tokens_mean"], 1.0):
+            keys = (row["model"], row["dataset"], row["method"])
+            cases.append(_case("forcing_adds_no_tokens", keys, base, row, float("nan"),
+                               f"{row['setting']} thinks {gain:+.1f} tokens vs {base['method']}/{base['setting']} "
+                               f"(waits per sample {row['waits_mean']:.2f})"))
+    return cases
+
+
+def repeated_ngram_share(text: str, n: int = LOOP_NGRAM) -> tuple[float, int]:
+    """(share of word n-gram occurrences that repeat an earlier one, number of n-grams)."""
+    words = text.split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0, 0
+    counts = Counter(grams)
+    repeats = sum(count - 1 for count in counts.values())
+    return repeats / len(grams), len(grams)
+
+
+def text_after_forcing(thinking: str, forcing_string: str) -> str:
+    index = thinking.find(forcing_string) if forcing_string else -1
+    return thinking[index + len(forcing_string):] if index >= 0 else ""
+
+
+def is_loop(thinking: str, forcing_string: str) -> bool:
+    share, grams = repeated_ngram_share(text_after_forcing(thinking, forcing_string))
+    return grams >= LOOP_MIN_NGRAMS and share >= LOOP_REPEAT_SHARE
+
+
+def repetition_cases(samples: pd.DataFrame) -> list[dict]:
+    """Needs ``thinking_text`` and ``forcing_string`` in ``samples`` (load with keep_text=True)."""
+    cases = []
+    forced = samples[(samples["method"] == "budget_forcing") & (samples["waits_inserted"] > 0)]
+    for (model, dataset, setting), group in forced.groupby(["model", "dataset", "setting"], sort=True):
+        loops = [is_loop(row.thinking_text or "", row.forcing_string or "") for row in group.itertuples()]
+        looped = sum(loops)
+        if looped:
+            example = group.iloc[[i for i, flag in enumerate(loops) if flag][0]]["id"]
+            cases.append({"kind": "wait_repetition", "model": model, "dataset": dataset, "method": "budget_forcing",
+                          "from_setting": setting, "to_setting": setting, "tokens_from": float("nan"),
+                          "tokens_to": float("nan"), "accuracy_from": float("nan"), "accuracy_to": float("nan"),
+                          "samples_from": len(group), "samples_to": looped, "p_value": float("nan"),
+                          "detail": f"{looped}/{len(group)} forced samples loop after the forcing string "
+                                    f"(>= {LOOP_REPEAT_SHARE:.0%} repeated word {LOOP_NGRAM}-grams); e.g. id {example}"})
+    return cases
+
+
+def detect_failures(runs: pd.DataFrame, samples: pd.DataFrame | None = None) -> pd.DataFrame:
+    cases = accuracy_cases(runs) + forcing_cases(runs)
+    if samples is not None and "thinking_text" in samples:
+        cases += repetition_cases(samples)
+    return pd.DataFrame(cases, columns=COLUMNS)
+
+
+def budget_sort_key(budget) -> float:
+    value = numeric_budget(budget)
+    return float(value) if value is not None else math.inf

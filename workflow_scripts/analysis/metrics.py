@@ -1,0 +1,270 @@
+"""Per-run accuracy and the s1 test-time-scaling metrics, defined exactly.
+
+A *run* is one (model, dataset, method, setting): one graded shard. A *method* is one
+(model, dataset, method): all its runs (every budget and every n).
+
+Run columns (``runs.tsv``):
+    samples, correct, accuracy (= correct / samples; unparsed answers count as wrong),
+    parse_failures, thinking_tokens_mean, thinking_tokens_median, answer_tokens_mean,
+    cap_hit_share (thinking cut at its limit), waits_mean (forcing strings inserted),
+    exceed_share (samples with thinking_tokens > budget + 10; empty without a numeric budget),
+    within_budget_share (samples with thinking_tokens <= budget), accuracy_ci_low/high
+    (95 % Wilson interval).
+
+Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000, 2000,
+4000, 8000 in the real config; "unbounded" has no number):
+
+* **control_exceed** (the brief): the share of generations, pooled over the runs with a
+  numeric budget, whose thinking tokens exceed budget + 10. Lower is better; 0 means the
+  method never overshoots. Class-conditional has no budget: the brief fixes its value at
+  0.5 (``control_note`` says so).
+* **control_paper** (s1, eq. 1 with a_min = 0 and a_max = the run's budget): the share of
+  runs with a numeric budget whose *mean* thinking tokens lie within the budget. Higher is
+  better. Class-conditional, following s1: 1.0 if the ``long`` prompt's mean thinking
+  tokens exceed the ``short`` prompt's (the ordering holds), else 0.0.
+* **budget_error**: mean over the runs with a numeric budget of
+  |mean thinking tokens - budget| / budget (a fraction; x100 for percent). Class-conditional
+  rule: ``short`` is compared with the smallest and ``long`` with the largest truncation
+  budget of the config (the prompts ask for "short" and "long" thinking; these are the
+  ends of the range the budgets span).
+* **scaling** (s1, eq. 2): the mean, over all pairs of runs ordered by mean thinking tokens
+  (t_i < t_j), of (acc_j - acc_i) / (t_j - t_i): accuracy (fraction) per thinking token.
+  Pairs with equal token means have no slope and are left out (counted in
+  ``scaling_pairs_tied``). ``scaling_pp_per_1k`` = scaling x 100 x 1000: accuracy
+  percentage points per 1,000 thinking tokens. Empty with fewer than two runs.
+* **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from workflow_scripts.io import read_jsonl
+
+EXCEED_MARGIN = 10  # tokens over the budget tolerated by the brief's control definition
+CLASS_CONDITIONAL_BRIEF_CONTROL = 0.5
+RUN_KEYS = ["model", "dataset", "method", "setting"]
+METHOD_KEYS = ["model", "dataset", "method"]
+REQUIRED_FIELDS = ("dataset", "id", "model", "method", "setting", "budget", "thinking_tokens",
+                   "correct", "parse_failed")
+# Heavy per-token fields are not needed for tables; dropping them keeps memory small.
+HEAVY_FIELDS = ("thinking_token_ids", "answer_token_ids", "full_text", "rounds", "engine")
+
+
+class MetricsError(ValueError):
+    """Graded input that metrics cannot use; the message names the file and field."""
+
+
+def load_graded(paths: Iterable[str | Path], keep_text: bool = False, relative_to: str | Path | None = None) -> pd.DataFrame:
+    """All graded samples as one table; ``shard`` holds each sample's file path."""
+    frames = []
+    for path in paths:
+        rows = read_jsonl(path)
+        for number, row in enumerate(rows, 1):
+            missing = [f for f in REQUIRED_FIELDS if f not in row]
+            if missing:
+                raise MetricsError(f"{path}: line {number} lacks {', '.join(missing)} (is it graded?)")
+            if not isinstance(row["thinking_tokens"], int) or isinstance(row["correct"], (str, type(None))):
+                raise MetricsError(f"{path}: line {number}: thinking_tokens must be an int and correct a bool")
+            for field in HEAVY_FIELDS + (() if keep_text else ("thinking_text", "answer_text")):
+                row.pop(field, None)
+        frame = pd.DataFrame(rows)
+        shard = Path(path)
+        frame["shard"] = str(shard.relative_to(relative_to)) if relative_to else str(shard)
+        frames.append(frame)
+    if not frames:
+        raise MetricsError("no graded shards given")
+    samples = pd.concat(frames, ignore_index=True)
+    for column, default in (("cap_hit", False), ("waits_inserted", 0), ("n", 0), ("answer_tokens", 0)):
+        if column not in samples:
+            samples[column] = default
+    return samples
+
+
+def numeric_budget(budget) -> int | None:
+    """The budget as an int; None for "unbounded" or no budget (class-conditional)."""
+    if budget is None or isinstance(budget, bool):
+        return None
+    if isinstance(budget, (int, np.integer)):
+        return int(budget)
+    if isinstance(budget, float) and budget.is_integer():
+        return int(budget)
+    if isinstance(budget, str) and budget.isdigit():
+        return int(budget)
+    return None
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval for a binomial proportion."""
+    if trials == 0:
+        return (float("nan"), float("nan"))
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _budget_label(value) -> str:
+    """"500", "unbounded", or "" when the run has no budget (class-conditional)."""
+    number = numeric_budget(value)
+    if number is not None:
+        return str(number)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def run_table(samples: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (model, dataset, method, setting); see the module docstring."""
+    rows = []
+    for keys, group in samples.groupby(RUN_KEYS, sort=True):
+        budget_values = group["budget"].map(_budget_label).unique()
+        if len(budget_values) != 1:
+            raise MetricsError(f"run {'/'.join(keys)} mixes budgets {sorted(budget_values)}")
+        budget = numeric_budget(group["budget"].iloc[0])
+        tokens = group["thinking_tokens"].astype(int)
+        correct = int(group["correct"].astype(bool).sum())
+        low, high = wilson_interval(correct, len(group))
+        rows.append({
+            **dict(zip(RUN_KEYS, keys)),
+            "budget": budget_values[0],
+            "n": int(pd.to_numeric(group["n"], errors="coerce").fillna(0).iloc[0]),
+            "samples": len(group),
+            "correct": correct,
+            "accuracy": correct / len(group),
+            "accuracy_ci_low": low,
+            "accuracy_ci_high": high,
+            "parse_failures": int(group["parse_failed"].astype(bool).sum()),
+            "thinking_tokens_mean": float(tokens.mean()),
+            "thinking_tokens_median": float(tokens.median()),
+            "answer_tokens_mean": float(group["answer_tokens"].astype(float).mean()),
+            "cap_hit_share": float(group["cap_hit"].astype(bool).mean()),
+            "waits_mean": float(group["waits_inserted"].astype(float).mean()),
+            "exceed_share": float((tokens > budget + EXCEED_MARGIN).mean()) if budget is not None else float("nan"),
+            "within_budget_share": float((tokens <= budget).mean()) if budget is not None else float("nan"),
+        })
+    return pd.DataFrame(rows)
+
+
+def scaling_slope(tokens: list[float], accuracies: list[float]) -> tuple[float, int, int]:
+    """s1's Scaling: mean slope over all run pairs ordered by tokens -> (slope, pairs, tied pairs)."""
+    slopes, tied = [], 0
+    for (t_i, a_i), (t_j, a_j) in combinations(zip(tokens, accuracies), 2):
+        if t_i == t_j:
+            tied += 1
+            continue
+        if t_i > t_j:
+            (t_i, a_i), (t_j, a_j) = (t_j, a_j), (t_i, a_i)
+        slopes.append((a_j - a_i) / (t_j - t_i))
+    return (float(np.mean(slopes)) if slopes else float("nan"), len(slopes), tied)
+
+
+def budget_error(runs: pd.DataFrame) -> float:
+    """Mean |mean thinking tokens - budget| / budget over runs with a numeric budget."""
+    errors = [abs(row.thinking_tokens_mean - b) / b
+              for row in runs.itertuples() if (b := numeric_budget(row.budget)) is not None and b > 0]
+    return float(np.mean(errors)) if errors else float("nan")
+
+
+def class_conditional_targets(generation_settings: dict | None) -> dict[str, int]:
+    """The stated rule: short -> smallest, long -> largest numeric truncation budget."""
+    budgets = [numeric_budget(b) for b in ((generation_settings or {}).get("truncation", {}) or {}).get("budgets", [])]
+    budgets = [b for b in budgets if b is not None]
+    return {"short": min(budgets), "long": max(budgets)} if budgets else {}
+
+
+def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_settings: dict | None = None) -> pd.DataFrame:
+    """One row per method (model, dataset, method); see the module docstring."""
+    targets = class_conditional_targets(generation_settings)
+    rows = []
+    for keys, group in runs.groupby(METHOD_KEYS, sort=True):
+        model, dataset, method = keys
+        slope, pairs, tied = scaling_slope(group["thinking_tokens_mean"].tolist(), group["accuracy"].tolist())
+        best = group.sort_values(["accuracy", "thinking_tokens_mean"], ascending=[False, True]).iloc[0]
+        row = {
+            "model": model, "dataset": dataset, "method": method,
+            "runs": len(group),
+            "settings": ",".join(group["setting"]),
+            "control_exceed": float("nan"), "control_paper": float("nan"), "control_note": "",
+            "budget_error": float("nan"),
+            "scaling": slope, "scaling_pp_per_1k": slope * 100 * 1000 if not math.isnan(slope) else float("nan"),
+            "scaling_pairs": pairs, "scaling_pairs_tied": tied,
+            "max_accuracy": float(best["accuracy"]), "max_accuracy_setting": best["setting"],
+            "thinking_tokens_min": float(group["thinking_tokens_mean"].min()),
+            "thinking_tokens_max": float(group["thinking_tokens_mean"].max()),
+        }
+        if method == "class_conditional":
+            row["control_exceed"] = CLASS_CONDITIONAL_BRIEF_CONTROL
+            by_prompt = dict(zip(group["setting"], group["thinking_tokens_mean"]))
+            if "short" in by_prompt and "long" in by_prompt:
+                row["control_paper"] = 1.0 if by_prompt["long"] > by_prompt["short"] else 0.0
+            row["control_note"] = "exceed: fixed at 0.5 by the brief; paper: long thinks more than short"
+            if targets:
+                errors = [abs(t - targets[p]) / targets[p] for p, t in by_prompt.items() if p in targets]
+                row["budget_error"] = float(np.mean(errors)) if errors else float("nan")
+        else:
+            budgeted = group[group["budget"].map(numeric_budget).notna()]
+            if len(budgeted):
+                mask = ((samples["model"] == model) & (samples["dataset"] == dataset) & (samples["method"] == method)
+                        & samples["setting"].isin(budgeted["setting"]))
+                chosen = samples[mask]
+                limits = chosen["budget"].map(numeric_budget).astype(float)
+                row["control_exceed"] = float((chosen["thinking_tokens"] > limits + EXCEED_MARGIN).mean())
+                run_budgets = budgeted["budget"].map(numeric_budget).astype(float)
+                row["control_paper"] = float((budgeted["thinking_tokens_mean"] <= run_budgets).mean())
+                row["budget_error"] = budget_error(budgeted)
+            else:
+                row["control_note"] = "no run with a numeric budget"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def natural_stop_rows(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, dataset, budget) of truncation: share of samples whose thinking ended
+    before the budget (the engine's rule: first round finished with a stop, else not cap_hit)."""
+    from workflow_scripts.generation.natural_stop import natural_stop_stats
+
+    columns = ["model", "method", "setting", "dataset", "budget", "samples", "natural_stops", "share"]
+    truncation = samples[samples["method"] == "truncation"]
+    if truncation.empty:
+        return pd.DataFrame(columns=columns)
+    records = truncation.to_dict("records")
+    for record in records:
+        reasons = record.get("round_finish_reasons")
+        if not isinstance(reasons, list):
+            # Without the per-round record the cap flag decides (thinking hit its limit or not).
+            record["round_finish_reasons"] = ["length" if record["cap_hit"] else "stop"]
+    return pd.DataFrame(natural_stop_stats(records), columns=columns)
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman rank correlation (average ranks for ties); nan when a side is constant."""
+    rx = pd.Series(x, dtype=float).rank().to_numpy()
+    ry = pd.Series(y, dtype=float).rank().to_numpy()
+    if len(rx) < 2 or np.std(rx) == 0 or np.std(ry) == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def budget_trend(runs: pd.DataFrame, method: str = "truncation", model: str = "sft") -> pd.DataFrame:
+    """Does accuracy rise with the budget? Per dataset: Spearman(budget, accuracy) over the
+    numeric budgets and accuracy at the smallest vs the largest budget."""
+    rows = []
+    chosen = runs[(runs["method"] == method) & (runs["model"] == model)]
+    for dataset, group in chosen.groupby("dataset", sort=True):
+        group = group.assign(b=group["budget"].map(numeric_budget)).dropna(subset=["b"]).sort_values("b")
+        if len(group) < 2:
+            continue
+        rho = spearman(group["b"].tolist(), group["accuracy"].tolist())
+        first, last = float(group["accuracy"].iloc[0]), float(group["accuracy"].iloc[-1])
+        rows.append({"dataset": dataset, "budgets": len(group), "spearman": rho,
+                     "accuracy_first": first, "accuracy_last": last,
+                     "rises": bool((not math.isnan(rho) and rho > 0) and last > first)})
+    return pd.DataFrame(rows, columns=["dataset", "budgets", "spearman", "accuracy_first", "accuracy_last", "rises"])

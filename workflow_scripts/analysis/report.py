@@ -1,0 +1,199 @@
+"""REPORT.md: the research report rendered (jinja2) from the analysis outputs.
+
+Every number comes from a file of the run. Optional inputs (grader audit, test results,
+training summary, benchmark predictions) that are missing give an explicit
+"not available" line, never a crash. No timestamps: same inputs -> same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from workflow_scripts.analysis import metrics as metrics_module
+from workflow_scripts.analysis.cli import read_runs
+from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
+from workflow_scripts.analysis.metrics import budget_trend
+
+NOT_AVAILABLE = "not available"
+MAX_LISTED_DISAGREEMENTS = 20  # the rest stay in analysis/grader_audit.json
+STAGE_FIGURES = (
+    ("Curation: rows per stage", "curation/plots/stages.png"),
+    ("Curation: domains", "curation/plots/domains.png"),
+    ("Curation: sources", "curation/plots/sources.png"),
+    ("Curation: trace lengths", "curation/plots/trace_lengths.png"),
+    ("Training: loss curve", "sft/loss_curve.png"),
+)
+RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
+               "parse_failures", "thinking_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
+METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
+                  "scaling", "scaling_pp_per_1k", "max_accuracy", "max_accuracy_setting"]
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.3g}"
+        return f"{value:.3f}".rstrip("0").rstrip(".") if not value.is_integer() else str(int(value))
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text
+
+
+def markdown_table(frame: pd.DataFrame | None, columns: list[str] | None = None, empty: str = "none") -> str:
+    """A pipe table; ``empty`` when the frame has no rows."""
+    if frame is None:
+        return NOT_AVAILABLE
+    if columns:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    if frame.empty:
+        return empty
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(_format(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _read_tsv(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    if path.name == "runs.tsv":
+        return read_runs(path)
+    return pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str, "from_setting": str,
+                                               "to_setting": str, "max_accuracy_setting": str, "id": str})
+
+
+def _read_json(path: Path) -> Any:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def junit_summary(path: Path) -> str | None:
+    """"N passed, F failed, E errors, S skipped" from a pytest JUnit XML file."""
+    if not path.exists():
+        return None
+    root = ElementTree.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    totals = {key: sum(int(s.get(key, 0)) for s in suites) for key in ("tests", "failures", "errors", "skipped")}
+    passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
+    return (f"{passed} passed, {totals['failures']} failed, {totals['errors']} errors, "
+            f"{totals['skipped']} skipped (of {totals['tests']})")
+
+
+def compute_rows(results: Path, config: dict) -> list[dict]:
+    """GPU-hours per stage, measured: SFT from sft/summary.json, generation from each job.json
+    (wall time x GPUs per job). CPU runs (0 GPUs) report wall hours and 0 GPU-hours."""
+    from workflow_scripts.config import evaluation_grid
+
+    rows = []
+    sft = _read_json(results / "sft" / "summary.json")
+    if sft:
+        rows.append({"stage": "SFT", "jobs": 1, "wall_hours": sft.get("wall_time_s", 0) / 3600,
+                     "gpus": sft.get("gpus", 0), "gpu_hours": sft.get("gpu_hours", 0.0),
+                     "device": sft.get("device", "")})
+    gpus = int(config.get("generation", {}).get("gpus_per_job", 1))
+    jobs, wall, missing = 0, 0.0, 0
+    for spec in evaluation_grid(config):
+        job = _read_json(results / "generation" / spec.model / spec.method / spec.setting / "job.json")
+        if job is None:
+            missing += 1
+            continue
+        jobs += 1
+        wall += float(job.get("wall_time_s", 0.0))
+    if jobs:
+        rows.append({"stage": "generation", "jobs": jobs, "wall_hours": wall / 3600, "gpus": gpus,
+                     "gpu_hours": wall * gpus / 3600, "device": "GPU" if gpus else "cpu",
+                     **({"note": f"{missing} job.json missing"} if missing else {})})
+    return rows
+
+
+def predicted_compute(repo_root: Path) -> list[str]:
+    """Lines of benchmarks/RESULTS.md that state GPU-hours (predictions for the full run)."""
+    path = repo_root / "benchmarks" / "RESULTS.md"
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if re.search(r"gpu.?hours?", line, re.I)][:20]
+
+
+def _section_doc(doc: str | None) -> str:
+    return (doc or "").strip()
+
+
+def build_context(results: Path, config: dict, repo_root: Path | None = None) -> dict:
+    analysis = results / "analysis"
+    runs = _read_tsv(analysis / "runs.tsv")
+    metrics = _read_tsv(analysis / "metrics.tsv")
+    trend = budget_trend(runs) if runs is not None and len(runs) else None
+    curation = _read_json(results / "curation" / "summary.json")
+    audit = _read_json(analysis / "grader_audit.json")
+    examples = _read_tsv(analysis / "examples.tsv")
+    failures = _read_tsv(analysis / "failures.tsv")
+    tests = junit_summary(results / "tests" / "junit.xml")
+    generation = config.get("generation", {})
+    return {
+        "run_name": config.get("run_name", results.name),
+        "config": config,
+        "synthetic": config.get("synthetic_world") is not None,
+        "generation": generation,
+        "runs_table": markdown_table(runs, RUN_COLUMNS),
+        "metrics_table": markdown_table(metrics, METRIC_COLUMNS),
+        "natural_stop_table": markdown_table(_read_tsv(analysis / "natural_stop.tsv"), empty="no truncation runs"),
+        "trend_table": markdown_table(trend, empty="fewer than two numeric truncation budgets")
+        if trend is not None else NOT_AVAILABLE,
+        "trend": trend.to_dict("records") if trend is not None else [],
+        "failures_table": markdown_table(failures, ["kind", "model", "dataset", "method", "from_setting",
+                                                    "to_setting", "detail"], empty="none detected"),
+        "failures_count": 0 if failures is None else len(failures),
+        "examples_table": markdown_table(examples, empty="no examples"),
+        "metric_definitions": _section_doc(metrics_module.__doc__),
+        "failure_definitions": _section_doc(FAILURES_DOC),
+        "curation": curation,
+        "curation_table": markdown_table(pd.DataFrame(
+            [{"stage or reason": k, "rows": v} for k, v in (curation or {}).get("dropped_by_reason", {}).items()]),
+            empty="no rows dropped") if curation else NOT_AVAILABLE,
+        "audit": audit,
+        "tests": tests,
+        "compute_table": markdown_table(pd.DataFrame(compute_rows(results, config)), empty=NOT_AVAILABLE),
+        "predicted_compute": predicted_compute(repo_root or Path.cwd()),
+        "sft": _read_json(results / "sft" / "summary.json"),
+        "files": {name: (analysis / name).exists() for name in ("scaling.png", "methods.png", "failures.png",
+                                                                 "examples.md")},
+        # Figures of other stages, embedded when the run has them (paths relative to REPORT.md).
+        "stage_figures": [(title, path) for title, path in STAGE_FIGURES if (results / path).exists()],
+        "not_available": NOT_AVAILABLE,
+        "max_listed": MAX_LISTED_DISAGREEMENTS,
+    }
+
+
+def render_report(results: Path, template: Path, config: dict, output: Path, repo_root: Path | None = None) -> str:
+    if not template.exists():
+        raise ValueError(f"report template {template} does not exist")
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template.parent)),
+                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                     trim_blocks=True, lstrip_blocks=True)
+    environment.filters["pct"] = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f} %"
+    # benchmarks/RESULTS.md sits in the repository that holds report/REPORT.md.j2.
+    repo_root = repo_root or template.resolve().parent.parent
+    try:
+        text = environment.get_template(template.name).render(**build_context(results, config, repo_root))
+    except jinja2.UndefinedError as error:
+        raise ValueError(f"{template}: {error} (is --config-json the full workflow config?)") from None
+    from workflow_scripts.io import atomic_path
+
+    with atomic_path(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return text
