@@ -40,8 +40,9 @@ def world_file(name):
 
 
 def local_inputs(*sources):
-    """Local files/folders among sources (hub ids are not files), so edits trigger reruns."""
-    return [s for s in sources if s and os.path.exists(s)]
+    """Local files/folders among sources (hub ids are not files), so edits trigger reruns.
+    Synthetic-world files count before they exist: the synthetic_world rule makes them."""
+    return [s for s in sources if s and (os.path.exists(s) or str(s).startswith(f"{WORLD}/"))]
 
 
 def pool_source():
@@ -78,3 +79,14 @@ def shard_paths(stage, datasets=DATASETS, grid=None):
 # `--sdm conda`: the CPU stack for CPU-only configs (smoke), else the GPU stack.
 _CPU_ONLY = config["training"].get("gpus", 1) == 0 and config["generation"].get("gpus_per_job", 1) == 0
 CONDA_ENV = "../envs/workflow-cpu.yaml" if _CPU_ONLY else "../envs/workflow-gpu.yaml"
+
+
+def generation_settings(method):
+    """Only what one generation job depends on: budget lists are excluded (the setting
+    wildcard carries the budget), so changing one budget reruns only that budget's shards."""
+    generation = config["generation"]
+    settings = {key: generation[key] for key in ("engine", "answer_reserve_tokens", "answer_max_tokens")
+                if key in generation}
+    if method == "budget_forcing":
+        settings["budget_forcing"] = {"string": generation["budget_forcing"]["string"]}
+    return as_json(settings)

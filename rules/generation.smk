@@ -1,26 +1,84 @@
-# Test-time scaling with vLLM: one job per (model, method, setting), one shard per dataset.
+# Test-time scaling with vLLM: one shard per (model, method, setting, dataset) + one job.json
+# per (model, method, setting), whatever the grouping of jobs.
+#
+# On GPUs (gpus_per_job >= 1) every (model, method, setting) is its own job, so configurations
+# spread over devices. On CPU (gpus_per_job: 0, the smoke run) vLLM's start-up (~30 s) would
+# dwarf a tiny model's generation, so one job per (model, budget) runs the configurations of
+# that budget (truncation and budget forcing; class-conditional is one more group) on one
+# engine (`--configs`), still writing one output folder per configuration. Grouping by budget
+# keeps the rerun rule: changing one budget reruns only the jobs of that budget.
+
+# A grouped job depends on the settings of all its methods (the forcing string included).
+GROUP_SETTINGS = generation_settings("budget_forcing")
+GENERATION_LIMITS = as_json({ds: config["eval_sets"][ds].get("limit") for ds in DATASETS})
+GROUP_GENERATION = config["generation"].get("gpus_per_job", 1) == 0
 
 
-rule generate:
-    input:
-        model=lambda w: model_path(w.model) if w.model == "sft" else local_inputs(base_model()),
-        eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
-    output:
-        shards=expand(f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl", dataset=DATASETS),
-        job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
-    params:
-        model_path=lambda w: model_path(w.model),
-        settings=as_json({k: v for k, v in config["generation"].items() if k not in ("models",)}),
-        limits=as_json({ds: config["eval_sets"][ds].get("limit") for ds in DATASETS}),
-        seed=config["seed"],
-        out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
-    resources:
-        gpu=config["generation"].get("gpus_per_job", 1),
-    log:
-        f"{LOGS}/generate/{{model}}/{{method}}/{{setting}}.log",
-    threads: 2
-    shell:
-        "{GPU_RUN} --gpus {resources.gpu} -- {PYTHON} -m workflow_scripts.generation"
-        " --model {params.model_path:q} --model-name {wildcards.model} --method {wildcards.method}"
-        " --setting {wildcards.setting} --settings {params.settings:q} --limits {params.limits:q}"
-        " --eval-sets {input.eval_sets} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
+def generation_dir(spec):
+    return f"{RESULTS}/generation/{spec.model}/{spec.method}/{spec.setting}"
+
+
+def generation_model_input(model):
+    return model_path(model) if model == "sft" else local_inputs(base_model())
+
+
+if not GROUP_GENERATION:
+
+    rule generate:
+        input:
+            model=lambda w: generation_model_input(w.model),
+            eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
+        output:
+            shards=expand(f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl", dataset=DATASETS),
+            job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
+        params:
+            model_path=lambda w: model_path(w.model),
+            settings=lambda w: generation_settings(w.method),
+            limits=GENERATION_LIMITS,
+            seed=config["seed"],
+            out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
+        resources:
+            gpu=config["generation"].get("gpus_per_job", 1),
+        log:
+            f"{LOGS}/generate/{{model}}/{{method}}/{{setting}}.log",
+        threads: 2
+        shell:
+            "{GPU_RUN} --gpus {resources.gpu} -- {PYTHON} -m workflow_scripts.generation"
+            " --model {params.model_path:q} --model-name {wildcards.model} --method {wildcards.method}"
+            " --setting {wildcards.setting} --settings {params.settings:q} --limits {params.limits:q}"
+            " --eval-sets {input.eval_sets} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
+
+else:
+
+    def engine_group(spec):
+        return "conditional" if spec.method == "class_conditional" else f"B{spec.budget}"
+
+    for _model, _group in sorted({(spec.model, engine_group(spec)) for spec in GRID}):
+        _specs = [spec for spec in GRID if spec.model == _model and engine_group(spec) == _group]
+
+        rule:
+            name:
+                f"generate_{_model}_{_group}"
+            input:
+                model=generation_model_input(_model),
+                eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
+            output:
+                shards=[spec.path(f"{RESULTS}/generation", ds) for spec in _specs for ds in DATASETS],
+                jobs=[f"{generation_dir(spec)}/job.json" for spec in _specs],
+            params:
+                model_path=model_path(_model),
+                model_name=_model,
+                configs=as_json([{"method": s.method, "setting": s.setting, "out_dir": generation_dir(s)} for s in _specs]),
+                settings=GROUP_SETTINGS,
+                limits=GENERATION_LIMITS,
+                seed=config["seed"],
+            resources:
+                gpu=0,
+            log:
+                f"{LOGS}/generate/{_model}_{_group}.log",
+            threads: 2
+            shell:
+                "{GPU_RUN} --gpus {resources.gpu} -- {PYTHON} -m workflow_scripts.generation"
+                " --model {params.model_path:q} --model-name {params.model_name} --configs {params.configs:q}"
+                " --settings {params.settings:q} --limits {params.limits:q}"
+                " --eval-sets {input.eval_sets} --seed {params.seed} > {log} 2>&1"

