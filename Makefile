@@ -3,6 +3,8 @@
 #   make test    build the environment, run the test suite
 VENV ?= .venv
 SNAKEMAKE = $(VENV)/bin/snakemake
+# Rules call `python -m workflow_scripts...`: the env's python must come first on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export VLLM_CPU_KVCACHE_SPACE ?= 1
 export VLLM_CPU_NUM_OF_RESERVED_CPU ?= 0

@@ -17,6 +17,15 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    model="sft|base",
+    method="truncation|budget_forcing|class_conditional",
+    setting="[A-Za-z0-9-]+",
+
+
 include: "rules/world.smk"
 include: "rules/data.smk"
 include: "rules/curation.smk"

@@ -10,12 +10,15 @@ rule metrics:
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
     params:
         settings=as_json({"generation": config["generation"], "eval_sets": config["eval_sets"]}),
-        graded_dir=f"{RESULTS}/graded",
+        graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.runs)), "graded"),
+        out_dir=lambda w, output: os.path.dirname(output.runs),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/metrics.log",
     shell:
-        "{PYTHON} -m workflow_scripts.analysis metrics --graded {input.graded} --settings {params.settings:q}"
-        " --graded-dir {params.graded_dir} --out-dir {RESULTS}/analysis > {log} 2>&1"
+        "python -m workflow_scripts.analysis metrics --graded {input.graded} --settings {params.settings:q}"
+        " --graded-dir {params.graded_dir} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule plots:
@@ -32,11 +35,14 @@ rule plots:
     params:
         settings=as_json(config.get("report", {})),
         seed=config["seed"],
+        out_dir=lambda w, output: os.path.dirname(output.scaling),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/plots.log",
     shell:
-        "{PYTHON} -m workflow_scripts.analysis plots --runs {input.runs} --graded {input.graded}"
-        " --settings {params.settings:q} --seed {params.seed} --out-dir {RESULTS}/analysis > {log} 2>&1"
+        "python -m workflow_scripts.analysis plots --runs {input.runs} --graded {input.graded}"
+        " --settings {params.settings:q} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule research_report:
@@ -60,8 +66,11 @@ rule research_report:
                subcategory="Research report"),
     params:
         config_json=as_json(config),
+        results=lambda w, output: os.path.dirname(output[0]),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/research_report.log",
     shell:
-        "{PYTHON} -m workflow_scripts.analysis report --results {RESULTS} --template {input.template}"
+        "python -m workflow_scripts.analysis report --results {params.results} --template {input.template}"
         " --config-json {params.config_json:q} --output {output} > {log} 2>&1"

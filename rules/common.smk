@@ -18,16 +18,6 @@ LOGS = f"{RESULTS}/logs"
 WORLD = f"{RESULTS}/world"
 SYNTHETIC = config.get("synthetic_world") is not None
 GRID = evaluation_grid(config)
-PYTHON = sys.executable
-# Wraps GPU commands: claims free devices and sets CUDA_VISIBLE_DEVICES (SLURM's own if set).
-GPU_RUN = f"{PYTHON} -m workflow_scripts.gpu.run"
-
-
-wildcard_constraints:
-    dataset="|".join(DATASETS),
-    model="sft|base",
-    method="truncation|budget_forcing|class_conditional",
-    setting="[A-Za-z0-9-]+",
 
 
 def as_json(value):
@@ -87,6 +77,31 @@ def generation_settings(method):
     generation = config["generation"]
     settings = {key: generation[key] for key in ("engine", "answer_reserve_tokens", "answer_max_tokens")
                 if key in generation}
-    if method == "budget_forcing":
+    if method == "budget_forcing" and "budget_forcing" in generation:  # the section is optional
         settings["budget_forcing"] = {"string": generation["budget_forcing"]["string"]}
     return as_json(settings)
+
+
+def generation_dir(spec):
+    return f"{RESULTS}/generation/{spec.model}/{spec.method}/{spec.setting}"
+
+
+def generation_model_input(model):
+    return model_path(model) if model == "sft" else local_inputs(base_model())
+
+
+def engine_group(spec):
+    """CPU runs share one vLLM engine per (model, budget); class-conditional is one group."""
+    return "conditional" if spec.method == "class_conditional" else f"B{spec.budget}"
+
+
+def source_param(input_name, source):
+    """A source as a parameter, i.e. the input file when it is local, else the hub id.
+    (Taking it from `input` keeps a local path from being hard-coded twice.)"""
+
+    def resolve(wildcards, input):
+        files = input.get(input_name, [])
+        files = [files] if isinstance(files, str) else list(files)
+        return files[0] if files else source
+
+    return resolve

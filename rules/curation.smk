@@ -15,16 +15,18 @@ rule curate:
         sources=report(f"{RESULTS}/curation/plots/sources.png", caption="../report/curation_sources.rst", category="Curation"),
         lengths=report(f"{RESULTS}/curation/plots/trace_lengths.png", caption="../report/curation_lengths.rst", category="Curation"),
     params:
-        pool=pool_source(),
+        pool=source_param("pool", pool_source()),
         pool_settings=as_json(config["pool"]),
         settings=as_json(config["curation"]),
-        tokenizer=tokenizer_source(),
+        tokenizer=source_param("tokenizer", tokenizer_source()),
         seed=config["seed"],
         out_dir=lambda w, output: os.path.dirname(output.summary),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/curate.log",
     threads: 2
     shell:
-        "{PYTHON} -m workflow_scripts.curation --pool {params.pool:q} --pool-settings {params.pool_settings:q}"
+        "python -m workflow_scripts.curation --pool {params.pool:q} --pool-settings {params.pool_settings:q}"
         " --settings {params.settings:q} --eval-sets {input.eval_sets} --tokenizer {params.tokenizer:q}"
         " --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"

@@ -10,8 +10,10 @@ rule eval_set:
         source=lambda w: eval_source(w.dataset),
         settings=lambda w: as_json(config["eval_sets"][w.dataset]),
         seed=config["seed"],
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/eval_set/{{dataset}}.log",
     shell:
-        "{PYTHON} -m workflow_scripts.data --benchmark {wildcards.dataset} --source {params.source:q}"
+        "python -m workflow_scripts.data --benchmark {wildcards.dataset} --source {params.source:q}"
         " --settings {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"

@@ -14,12 +14,6 @@ GENERATION_LIMITS = as_json({ds: config["eval_sets"][ds].get("limit") for ds in 
 GROUP_GENERATION = config["generation"].get("gpus_per_job", 1) == 0
 
 
-def generation_dir(spec):
-    return f"{RESULTS}/generation/{spec.model}/{spec.method}/{spec.setting}"
-
-
-def generation_model_input(model):
-    return model_path(model) if model == "sft" else local_inputs(base_model())
 
 
 if not GROUP_GENERATION:
@@ -32,26 +26,25 @@ if not GROUP_GENERATION:
             shards=expand(f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl", dataset=DATASETS),
             job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
         params:
-            model_path=lambda w: model_path(w.model),
+            model_path=lambda w, input: input.model if isinstance(input.model, str) and input.model else model_path(w.model),
             settings=lambda w: generation_settings(w.method),
             limits=GENERATION_LIMITS,
             seed=config["seed"],
             out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
         resources:
             gpu=config["generation"].get("gpus_per_job", 1),
+        conda:
+            CONDA_ENV
         log:
             f"{LOGS}/generate/{{model}}/{{method}}/{{setting}}.log",
         threads: 2
         shell:
-            "{GPU_RUN} --gpus {resources.gpu} -- {PYTHON} -m workflow_scripts.generation"
+            "python -m workflow_scripts.gpu.run --gpus {resources.gpu} -- python -m workflow_scripts.generation"
             " --model {params.model_path:q} --model-name {wildcards.model} --method {wildcards.method}"
             " --setting {wildcards.setting} --settings {params.settings:q} --limits {params.limits:q}"
             " --eval-sets {input.eval_sets} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
 
 else:
-
-    def engine_group(spec):
-        return "conditional" if spec.method == "class_conditional" else f"B{spec.budget}"
 
     for _model, _group in sorted({(spec.model, engine_group(spec)) for spec in GRID}):
         _specs = [spec for spec in GRID if spec.model == _model and engine_group(spec) == _group]
@@ -66,7 +59,7 @@ else:
                 shards=[spec.path(f"{RESULTS}/generation", ds) for spec in _specs for ds in DATASETS],
                 jobs=[f"{generation_dir(spec)}/job.json" for spec in _specs],
             params:
-                model_path=model_path(_model),
+                model_path=source_param("model", model_path(_model)),
                 model_name=_model,
                 configs=as_json([{"method": s.method, "setting": s.setting, "out_dir": generation_dir(s)} for s in _specs]),
                 settings=GROUP_SETTINGS,
@@ -74,11 +67,13 @@ else:
                 seed=config["seed"],
             resources:
                 gpu=0,
+            conda:
+                CONDA_ENV
             log:
                 f"{LOGS}/generate/{_model}_{_group}.log",
             threads: 2
             shell:
-                "{GPU_RUN} --gpus {resources.gpu} -- {PYTHON} -m workflow_scripts.generation"
+                "python -m workflow_scripts.gpu.run --gpus {resources.gpu} -- python -m workflow_scripts.generation"
                 " --model {params.model_path:q} --model-name {params.model_name} --configs {params.configs:q}"
                 " --settings {params.settings:q} --limits {params.limits:q}"
                 " --eval-sets {input.eval_sets} --seed {params.seed} > {log} 2>&1"

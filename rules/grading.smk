@@ -6,10 +6,12 @@ rule grade:
         f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/{{dataset}}.jsonl",
     output:
         f"{RESULTS}/graded/{{model}}/{{method}}/{{setting}}/{{dataset}}.jsonl",
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/grade/{{model}}/{{method}}/{{setting}}/{{dataset}}.log",
     shell:
-        "{PYTHON} -m workflow_scripts.grading --benchmark {wildcards.dataset} --input {input}"
+        "python -m workflow_scripts.grading --benchmark {wildcards.dataset} --input {input}"
         " --output {output} > {log} 2>&1"
 
 
@@ -21,8 +23,10 @@ rule grader_audit:
         aime24=f"{RESULTS}/data/eval/aime24.jsonl",
     output:
         f"{RESULTS}/analysis/grader_audit.json",
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/grader_audit.log",
     shell:
-        "{PYTHON} -m workflow_scripts.grading.audit --math500 {input.math500} --aime24 {input.aime24}"
+        "python -m workflow_scripts.grading.audit --math500 {input.math500} --aime24 {input.aime24}"
         " --output {output} > {log} 2>&1"

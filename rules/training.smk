@@ -15,16 +15,18 @@ rule sft:
         log_steps=f"{RESULTS}/sft/training_log.jsonl",
         loss=report(f"{RESULTS}/sft/loss_curve.png", caption="../report/loss_curve.rst", category="Training"),
     params:
-        base=base_model(),
+        base=source_param("model", base_model()),
         settings=as_json(config["training"]),
         seed=config["seed"],
-        out_dir=f"{RESULTS}/sft",
+        out_dir=lambda w, output: os.path.dirname(output.summary),
     resources:
         gpu=config["training"].get("gpus", 1),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/sft.log",
     threads: 2
     shell:
-        "{GPU_RUN} --gpus {resources.gpu} -- {PYTHON} -m workflow_scripts.training"
+        "python -m workflow_scripts.gpu.run --gpus {resources.gpu} -- python -m workflow_scripts.training"
         " --curated {input.curated} --base {params.base:q} --settings {params.settings:q}"
         " --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"

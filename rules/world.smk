@@ -12,9 +12,12 @@ rule synthetic_world:
     params:
         settings=as_json(config.get("synthetic_world") or {}),
         seed=config["seed"],
+        out_dir=lambda w, output: os.path.dirname(output.summary),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/synthetic_world.log",
     threads: 2
     shell:
-        "{PYTHON} -m workflow_scripts.world --settings {params.settings:q} --seed {params.seed}"
-        " --out-dir {WORLD} > {log} 2>&1"
+        "python -m workflow_scripts.world --settings {params.settings:q} --seed {params.seed}"
+        " --out-dir {params.out_dir} > {log} 2>&1"

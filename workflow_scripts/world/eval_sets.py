@@ -87,7 +87,8 @@ def make_aime24(rng: random.Random, registry: QuestionRegistry, size: int) -> li
     for index in range(size):
         problem, question = _unique_question(rng, registry, "aime", AIME_MIN_TURNS)
         record_id = 60 + index
-        record = {"id": record_id, "problem": question, "solution": explanation(problem),
+        record = {"id": record_id, "problem": question,
+                  "solution": explanation(problem) + f" So the answer is $\\boxed{{{problem.answer:03d}}}$.",
                   "answer": f"{problem.answer:03d}", "url": f"synthetic-world://aime24/{record_id}"}
         items.append(EvalItem("aime24", index, problem, question, record))
     return items
