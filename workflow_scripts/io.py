@@ -50,3 +50,14 @@ def read_jsonl(path: str | Path) -> list[dict]:
                 except json.JSONDecodeError as error:
                     raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
     return rows
+
+
+def parse_json_object(text: str, name: str, error: type[Exception] = ValueError) -> dict:
+    """A CLI's JSON-object argument (e.g. ``--settings``), or ``error`` naming the argument."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as decode_error:
+        raise error(f"{name} is not valid JSON: {decode_error.msg}") from None
+    if not isinstance(value, dict):
+        raise error(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import pandas as pd
+
+from workflow_scripts.io import parse_json_object
 
 TSV_FLOAT = "%.6g"
 
@@ -34,13 +35,7 @@ def read_runs(path: str | Path) -> pd.DataFrame:
 
 
 def _settings(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--settings is not valid JSON: {error.msg}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"--settings must be a JSON object, got {type(value).__name__}")
-    return value
+    return parse_json_object(text, "--settings")
 
 
 def _relative_base(graded_dir: str | None) -> Path | None:

@@ -4,22 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from workflow_scripts.curation.errors import CurationError
+from workflow_scripts.io import parse_json_object
 
 
 def _json_object(parser, flag: str, text: str) -> dict:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        parser.error(f"{flag} is not valid JSON: {error}")
-    if not isinstance(value, dict):
-        parser.error(f"{flag} must be a JSON object")
-    return value
+        return parse_json_object(text, flag)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def main(argv: list[str] | None = None) -> int:

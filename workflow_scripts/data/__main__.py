@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from workflow_scripts.data.benchmarks import BENCHMARKS, DataError, load_benchmark, record_settings
-from workflow_scripts.io import write_jsonl
+from workflow_scripts.io import parse_json_object, write_jsonl
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,11 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        parser.error(f"--settings is not valid JSON: {error}")
-    if not isinstance(settings, dict):
-        parser.error("--settings must be a JSON object")
+        settings = parse_json_object(args.settings, "--settings")
+    except ValueError as error:
+        parser.error(str(error))
     split, subset = record_settings(settings)
     try:
         records = load_benchmark(args.benchmark, args.source, args.seed, split=split, subset=subset)

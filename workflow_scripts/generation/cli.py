@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workflow_scripts.io import read_jsonl, write_json
+from workflow_scripts.io import parse_json_object, read_jsonl, write_json
 
 REQUIRED_SETTINGS = ("engine", "answer_reserve_tokens", "answer_max_tokens")
 
@@ -223,8 +223,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from workflow_scripts.generation.engine import engine_settings
     from workflow_scripts.generation.methods import MethodSpec
 
-    settings = check_settings(_json_arg("--settings", args.settings))
-    limits = _json_arg("--limits", args.limits)
+    settings = check_settings(parse_json_object(args.settings, "--settings", GenerationError))
+    limits = parse_json_object(args.limits, "--limits", GenerationError)
     if args.chunk_size < 1:
         raise GenerationError(f"--chunk-size must be >= 1, got {args.chunk_size}")
     configs = job_configs(args)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from workflow_scripts.io import parse_json_object
 
 FUSED_CE_CHOICES = ("auto", "liger", "chunked", "none")
 OVERLONG_CHOICES = ("drop", "truncate")
@@ -44,10 +45,7 @@ class SettingsError(ValueError):
 def parse_settings(raw: str | dict) -> TrainingSettings:
     """Settings from the CLI's JSON string (or a dict); unknown keys and bad values are errors."""
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise SettingsError(f"--settings is not valid JSON: {error.msg}") from None
+        raw = parse_json_object(raw, "--settings", SettingsError)
     if not isinstance(raw, dict):
         raise SettingsError(f"--settings must be a JSON object, got {type(raw).__name__}")
     known = {f.name: f for f in fields(TrainingSettings)}

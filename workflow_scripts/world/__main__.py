@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from workflow_scripts.io import parse_json_object
 from workflow_scripts.world.settings import WorldSettingsError, parse_world_settings
 
 
@@ -16,12 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
     try:
-        raw = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        print(f"error: --settings is not valid JSON: {error}", file=sys.stderr)
-        return 2
-    try:
-        settings = parse_world_settings(raw)
+        settings = parse_world_settings(parse_json_object(args.settings, "--settings", WorldSettingsError))
     except WorldSettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
