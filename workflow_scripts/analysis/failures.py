@@ -1,6 +1,6 @@
 """Where test-time scaling fails: automatic detection on the run table and the samples.
 
-Four kinds of case, one row each in ``failures.tsv``:
+Five kinds of case, one row each in ``failures.tsv``:
 
 * ``accuracy_drop``: two runs of a method, consecutive in mean thinking tokens (or the
   runs with the fewest and the most tokens), where the run with more tokens is *less*
@@ -12,6 +12,10 @@ Four kinds of case, one row each in ``failures.tsv``:
 * ``forcing_adds_no_tokens``: a budget-forcing run whose mean thinking tokens exceed those
   of its baseline by less than 1 % (baseline: n = 1 at the same budget for n > 1, truncation
   at the same budget for n = 1): "Wait" did not buy any thinking.
+* ``forcing_hurts``: a budget-forcing run (budget B, any n) *less* accurate than truncation
+  at the same budget B (same model and dataset) beyond sampling noise (the one-sided
+  two-proportion z-test, p < ``alpha``), although it thought at least as many tokens on
+  average: forcing derails the model, e.g. one that never saw the forcing string in training.
 * ``wait_repetition``: budget-forcing samples whose thinking after the first forcing string
   loops: at least half of its word 4-grams repeat an earlier 4-gram (over >= 20 4-grams).
   One row per run with at least one such sample.
@@ -117,6 +121,30 @@ def forcing_cases(runs: pd.DataFrame, min_gain: float = MIN_FORCING_GAIN) -> lis
     return cases
 
 
+def forcing_hurts_cases(runs: pd.DataFrame, alpha: float = ALPHA) -> list[dict]:
+    """Forcing runs less accurate than truncation at the same budget beyond noise, with no fewer tokens."""
+    cases = []
+    truncation = runs[runs["method"] == "truncation"]
+    forcing = runs[runs["method"] == "budget_forcing"].sort_values(["model", "dataset", "setting"])
+    for row in forcing.to_dict("records"):
+        base = truncation[(truncation["model"] == row["model"]) & (truncation["dataset"] == row["dataset"])
+                          & (truncation["budget"] == row["budget"])]
+        if base.empty:
+            continue
+        base = base.iloc[0].to_dict()
+        if row["thinking_tokens_mean"] < base["thinking_tokens_mean"]:
+            continue  # fewer tokens: a lower accuracy is not the forcing's doing alone
+        p_worse = two_proportion_p(int(row["correct"]), int(row["samples"]),
+                                   int(base["correct"]), int(base["samples"]))
+        if p_worse < alpha:
+            keys = (row["model"], row["dataset"], row["method"])
+            cases.append(_case("forcing_hurts", keys, base, row, p_worse,
+                               f"{row['setting']} accuracy {row['accuracy']:.3f} ({row['thinking_tokens_mean']:.1f} "
+                               f"tokens) < truncation/{base['setting']} {base['accuracy']:.3f} "
+                               f"({base['thinking_tokens_mean']:.1f} tokens) (one-sided p={p_worse:.3g})"))
+    return cases
+
+
 def repeated_ngram_share(text: str, n: int = LOOP_NGRAM) -> tuple[float, int]:
     """(share of word n-gram occurrences that repeat an earlier one, number of n-grams)."""
     words = text.split()
@@ -157,7 +185,7 @@ def repetition_cases(samples: pd.DataFrame) -> list[dict]:
 
 
 def detect_failures(runs: pd.DataFrame, samples: pd.DataFrame | None = None) -> pd.DataFrame:
-    cases = accuracy_cases(runs) + forcing_cases(runs)
+    cases = accuracy_cases(runs) + forcing_cases(runs) + forcing_hurts_cases(runs)
     if samples is not None and "thinking_text" in samples:
         cases += repetition_cases(samples)
     return pd.DataFrame(cases, columns=COLUMNS)

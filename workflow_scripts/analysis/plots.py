@@ -114,15 +114,16 @@ def methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
 
 def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path) -> None:
     """One panel per detected case kind: the accuracy curves (95 % Wilson bars) of the methods
-    with an accuracy case, the token gain of forcing runs, the share of looping samples."""
-    kinds = [k for k in ("accuracy_drop", "accuracy_flat", "forcing_adds_no_tokens", "wait_repetition")
+    with an accuracy case, the token gain of forcing runs, the accuracy of forcing runs that
+    hurt next to truncation at their budget, the share of looping samples."""
+    kinds = [k for k in ("accuracy_drop", "accuracy_flat", "forcing_adds_no_tokens", "forcing_hurts", "wait_repetition")
              if k in set(failures["kind"])]
     sns.set_theme(style="whitegrid", context="notebook")
     if not kinds:
         figure, ax = plt.subplots(figsize=(6, 2.5))
         ax.axis("off")
-        ax.text(0.5, 0.5, "No failure of scaling detected\n(accuracy drop/flat, forcing without tokens, Wait loops)",
-                ha="center", va="center")
+        ax.text(0.5, 0.5, "No failure of scaling detected\n"
+                "(accuracy drop/flat, forcing without tokens or hurting, Wait loops)", ha="center", va="center")
         _save(figure, path)
         return
     figure, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.4), squeeze=False)
@@ -153,6 +154,18 @@ def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path
             ax.set_xlabel("mean thinking tokens")
             ax.set_ylabel("")
             ax.legend(fontsize=7)
+        elif kind == "forcing_hurts":
+            label = cases["dataset"] + ": " + cases["to_setting"]  # vs truncation at the same budget
+            table = pd.concat([
+                pd.DataFrame({"run": label, "accuracy": cases["accuracy_from"] * 100, "method": "truncation"}),
+                pd.DataFrame({"run": label, "accuracy": cases["accuracy_to"] * 100, "method": "budget forcing"}),
+            ], ignore_index=True)
+            sns.barplot(data=table, y="run", x="accuracy", hue="method", hue_order=["truncation", "budget forcing"],
+                        ax=ax)
+            ax.set_xlim(0, 100)
+            ax.set_xlabel("accuracy (%) vs truncation at the same budget")
+            ax.set_ylabel("")
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # the bars reach 100 %
         else:
             table = cases.assign(run=cases["dataset"] + ": " + cases["from_setting"],
                                  share=cases["samples_to"] / cases["samples_from"] * 100)
