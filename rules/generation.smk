@@ -31,6 +31,7 @@ if not GROUP_GENERATION:
             limits=GENERATION_LIMITS,
             seed=config["seed"],
             out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
+            gpus=config["generation"].get("gpus_per_job", 1),
         resources:
             gpu=config["generation"].get("gpus_per_job", 1),
         conda:
@@ -39,7 +40,7 @@ if not GROUP_GENERATION:
             f"{LOGS}/generate/{{model}}/{{method}}/{{setting}}.log",
         threads: 2
         shell:
-            "python -m workflow_scripts.gpu.run --gpus {resources.gpu} -- python -m workflow_scripts.generation"
+            "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
             " --model {params.model_path:q} --model-name {wildcards.model} --method {wildcards.method}"
             " --setting {wildcards.setting} --settings {params.settings:q} --limits {params.limits:q}"
             " --eval-sets {input.eval_sets} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
@@ -65,6 +66,7 @@ else:
                 settings=GROUP_SETTINGS,
                 limits=GENERATION_LIMITS,
                 seed=config["seed"],
+                gpus=0,
             resources:
                 gpu=0,
             conda:
@@ -73,7 +75,7 @@ else:
                 f"{LOGS}/generate/{_model}_{_group}.log",
             threads: 2
             shell:
-                "python -m workflow_scripts.gpu.run --gpus {resources.gpu} -- python -m workflow_scripts.generation"
+                "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
                 " --model {params.model_path:q} --model-name {params.model_name} --configs {params.configs:q}"
                 " --settings {params.settings:q} --limits {params.limits:q}"
                 " --eval-sets {input.eval_sets} --seed {params.seed} > {log} 2>&1"

@@ -19,6 +19,9 @@ rule sft:
         settings=as_json(config["training"]),
         seed=config["seed"],
         out_dir=lambda w, output: os.path.dirname(output.summary),
+        # The wrapper's device count comes from the config, not from `resources`, so a site
+        # that requests GPUs through `gres=` instead of `gpu=` still gets them claimed.
+        gpus=config["training"].get("gpus", 1),
     resources:
         gpu=config["training"].get("gpus", 1),
     conda:
@@ -27,6 +30,6 @@ rule sft:
         f"{LOGS}/sft.log",
     threads: 2
     shell:
-        "python -m workflow_scripts.gpu.run --gpus {resources.gpu} -- python -m workflow_scripts.training"
+        "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.training"
         " --curated {input.curated} --base {params.base:q} --settings {params.settings:q}"
         " --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
