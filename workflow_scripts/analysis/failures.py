@@ -100,18 +100,25 @@ def accuracy_cases(runs: pd.DataFrame, alpha: float = ALPHA, min_token_growth: f
     return cases
 
 
+def _same_budget_run(runs: pd.DataFrame, row: dict, method: str, n: int | None = None) -> dict | None:
+    """The first run of ``method`` (with ``n`` rounds, if given) at row's model, dataset and budget."""
+    match = runs[(runs["model"] == row["model"]) & (runs["dataset"] == row["dataset"])
+                 & (runs["budget"] == row["budget"]) & (runs["method"] == method)]
+    if n is not None:
+        match = match[match["n"] == n]
+    return None if match.empty else match.iloc[0].to_dict()
+
+
 def forcing_cases(runs: pd.DataFrame, min_gain: float = MIN_FORCING_GAIN) -> list[dict]:
     cases = []
     forcing = runs[runs["method"] == "budget_forcing"]
     for row in forcing.to_dict("records"):
-        same = (runs["model"] == row["model"]) & (runs["dataset"] == row["dataset"]) & (runs["budget"] == row["budget"])
         if int(row["n"]) > 1:
-            base = runs[same & (runs["method"] == "budget_forcing") & (runs["n"] == 1)]
+            base = _same_budget_run(runs, row, "budget_forcing", n=1)
         else:
-            base = runs[same & (runs["method"] == "truncation")]
-        if base.empty:
+            base = _same_budget_run(runs, row, "truncation")
+        if base is None:
             continue
-        base = base.iloc[0].to_dict()
         gain = row["thinking_tokens_mean"] - base["thinking_tokens_mean"]
         if gain < min_gain * max(base["thinking_tokens_mean"], 1.0):
             keys = (row["model"], row["dataset"], row["method"])
@@ -124,14 +131,11 @@ def forcing_cases(runs: pd.DataFrame, min_gain: float = MIN_FORCING_GAIN) -> lis
 def forcing_hurts_cases(runs: pd.DataFrame, alpha: float = ALPHA) -> list[dict]:
     """Forcing runs less accurate than truncation at the same budget beyond noise, with no fewer tokens."""
     cases = []
-    truncation = runs[runs["method"] == "truncation"]
     forcing = runs[runs["method"] == "budget_forcing"].sort_values(["model", "dataset", "setting"])
     for row in forcing.to_dict("records"):
-        base = truncation[(truncation["model"] == row["model"]) & (truncation["dataset"] == row["dataset"])
-                          & (truncation["budget"] == row["budget"])]
-        if base.empty:
+        base = _same_budget_run(runs, row, "truncation")
+        if base is None:
             continue
-        base = base.iloc[0].to_dict()
         if row["thinking_tokens_mean"] < base["thinking_tokens_mean"]:
             continue  # fewer tokens: a lower accuracy is not the forcing's doing alone
         p_worse = two_proportion_p(int(row["correct"]), int(row["samples"]),

@@ -74,6 +74,14 @@ def is_bare_answer(text: str) -> bool:
     return bool(stripped) and "\n\n" not in stripped and len(stripped) <= MAX_MARKER_ANSWER_CHARS
 
 
+def _optional_text(record: dict, key: str) -> str | None:
+    """``record[key]`` when it is a string or None; anything else is a clear error."""
+    value = record[key]
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"record {record.get('id')!r}: {key} must be a string, got {type(value).__name__}")
+    return value
+
+
 def response_text(record: dict) -> str:
     """The text to grade for one input line.
 
@@ -86,11 +94,9 @@ def response_text(record: dict) -> str:
     it (one short paragraph, e.g. ``9``) counts as the text after a marker as well.
     """
     if "answer_text" in record:
-        answer = record["answer_text"]
+        answer = _optional_text(record, "answer_text")
         if answer is None:
             return ""
-        if not isinstance(answer, str):
-            raise ValueError(f"record {record.get('id')!r}: answer_text must be a string, got {type(answer).__name__}")
         # The engine records the text spliced between thinking and answer (answer_prefix_text);
         # older shards only have full_text, which ends with prefix + answer.
         prefix = record.get("answer_prefix_text")
@@ -108,12 +114,7 @@ def response_text(record: dict) -> str:
             return "Answer: " + answer.strip()
         return answer
     if "response" in record:
-        response = record["response"]
-        if response is None:
-            return ""
-        if not isinstance(response, str):
-            raise ValueError(f"record {record.get('id')!r}: response must be a string, got {type(response).__name__}")
-        return response
+        return _optional_text(record, "response") or ""
     raise ValueError(
         f"record {record.get('id')!r} has neither 'response' nor 'answer_text'; keys: {sorted(record)}"
     )
