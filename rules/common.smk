@@ -97,11 +97,14 @@ def engine_group(spec):
 
 def source_param(input_name, source):
     """A source as a parameter, i.e. the input file when it is local, else the hub id.
-    (Taking it from `input` keeps a local path from being hard-coded twice.)"""
+    (Taking it from `input` keeps a local path from being hard-coded twice.) `source` may be
+    a function of the wildcards."""
 
     def resolve(wildcards, input):
         files = input.get(input_name, [])
         files = [files] if isinstance(files, str) else list(files)
-        return files[0] if files else source
+        if files:
+            return files[0]
+        return source(wildcards) if callable(source) else source
 
     return resolve

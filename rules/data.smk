@@ -3,12 +3,14 @@
 
 rule eval_set:
     input:
-        local_inputs(*(eval_source(ds) for ds in DATASETS)),
+        source=lambda w: local_inputs(eval_source(w.dataset)),
     output:
         f"{RESULTS}/data/eval/{{dataset}}.jsonl",
     params:
-        source=lambda w: eval_source(w.dataset),
-        settings=lambda w: as_json(config["eval_sets"][w.dataset]),
+        source=source_param("source", lambda w: eval_source(w.dataset)),
+        # All rows are normalised whatever `limit` says (generation applies it; decontamination
+        # needs every row), so a limit change must not rewrite the eval set and stale curation.
+        settings=lambda w: as_json({k: v for k, v in config["eval_sets"][w.dataset].items() if k != "limit"}),
         seed=config["seed"],
     conda:
         CONDA_ENV

@@ -26,7 +26,7 @@ if not GROUP_GENERATION:
             shards=expand(f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl", dataset=DATASETS),
             job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
         params:
-            model_path=lambda w, input: input.model if isinstance(input.model, str) and input.model else model_path(w.model),
+            model_path=source_param("model", lambda w: model_path(w.model)),
             settings=lambda w: generation_settings(w.method),
             limits=GENERATION_LIMITS,
             seed=config["seed"],
