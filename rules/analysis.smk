@@ -8,6 +8,7 @@ rule metrics:
         metrics=report(f"{RESULTS}/analysis/metrics.tsv", caption="../report/metrics.rst", category="Scaling"),
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
+        differences=f"{RESULTS}/analysis/paired_differences.tsv",
     params:
         settings=as_json({"generation": config["generation"], "eval_sets": config["eval_sets"]}),
         graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.runs)), "graded"),
@@ -24,6 +25,7 @@ rule metrics:
 rule plots:
     input:
         runs=f"{RESULTS}/analysis/runs.tsv",
+        metrics=f"{RESULTS}/analysis/metrics.tsv",
         graded=shard_paths("graded"),
     output:
         scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
@@ -41,7 +43,7 @@ rule plots:
     log:
         f"{LOGS}/plots.log",
     shell:
-        "python -m workflow_scripts.analysis plots --runs {input.runs} --graded {input.graded}"
+        "python -m workflow_scripts.analysis plots --runs {input.runs} --metrics {input.metrics} --graded {input.graded}"
         " --settings {params.settings:q} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
 
 
@@ -50,6 +52,7 @@ rule research_report:
         metrics=f"{RESULTS}/analysis/metrics.tsv",
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
+        differences=f"{RESULTS}/analysis/paired_differences.tsv",
         failures=f"{RESULTS}/analysis/failures.tsv",
         examples=f"{RESULTS}/analysis/examples.md",
         examples_index=f"{RESULTS}/analysis/examples.tsv",

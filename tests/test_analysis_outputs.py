@@ -128,11 +128,18 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     row = metrics[(metrics["dataset"] == "aime24") & (metrics["method"] == "truncation") & (metrics["model"] == "sft")]
     # runs (16, .2), (64, .6), (90, .8): slopes .4/48, .6/74, .2/26
     assert row["scaling"].iloc[0] == pytest.approx((0.4 / 48 + 0.6 / 74 + 0.2 / 26) / 3, rel=1e-5)
+    # 5 questions; B16 (1/5) -> B64 (3/5) -> unbounded (4/5), each question never falls: a rise.
+    assert row["scaling_verdict"].iloc[0] == "rises" and 0 < row["scaling_ci_low"].iloc[0]
+    differences = pd.read_csv(analysis / "paired_differences.tsv", sep="\t", dtype={"budget": str})
+    # The one matched budget: truncation B64 vs budget forcing B64-n1, same 3/5 questions right: 0 exactly.
+    assert list(differences["budget"]) == ["64"] * 3 and (differences["difference"] == 0).all()
+    assert (differences["difference_low"] == 0).all() and (differences["verdict"] == "no detectable difference").all()
     natural = pd.read_csv(analysis / "natural_stop.tsv", sep="\t", dtype={"budget": str})
     assert set(natural["budget"]) == {"16", "64", "unbounded"}
     assert natural.set_index(["model", "dataset", "budget"]).loc[("sft", "gpqa", "16"), "share"] == 0.0
 
-    done = _cli("plots", "--runs", str(analysis / "runs.tsv"), "--graded", *map(str, shards), "--settings",
+    done = _cli("plots", "--runs", str(analysis / "runs.tsv"), "--metrics", str(analysis / "metrics.tsv"),
+                "--graded", *map(str, shards), "--settings",
                 json.dumps({"examples_per_method": 1}), "--seed", "42", "--out-dir", str(analysis))
     assert done.returncode == 0, done.stderr
     for name in ("scaling.png", "methods.png", "failures.png", "failures.tsv", "examples.md", "examples.tsv"):
@@ -172,6 +179,7 @@ def test_analysis_cli_reports_bad_input(tmp_path):
     assert done.returncode == 2 and "--settings is not valid JSON" in done.stderr
     runs = tmp_path / "runs.tsv"
     runs.write_text("model\tdataset\nsft\tmath500\n")
-    done = _cli("plots", "--runs", str(runs), "--graded", str(broken), "--settings", "{}", "--out-dir", str(tmp_path))
+    done = _cli("plots", "--runs", str(runs), "--metrics", str(runs), "--graded", str(broken), "--settings", "{}",
+                "--out-dir", str(tmp_path))
     assert done.returncode == 2 and "not a runs table, missing column(s) method" in done.stderr
     assert "Traceback" not in done.stderr

@@ -11,7 +11,7 @@ def sample(dataset="math500", model="sft", method="truncation", setting="B100", 
            forcing_string=None, reasons=None, answer_tokens=10) -> dict:
     """One graded sample with every field the generation engine writes."""
     return {
-        "dataset": dataset, "id": id, "index": 0, "model": model, "method": method, "setting": setting,
+        "dataset": dataset, "id": id, "index": 0, "sample": 0, "model": model, "method": method, "setting": setting,
         "budget": budget, "n": n, "forcing_string": forcing_string, "class_prompt": None, "prompt_format": "think",
         "prompt_tokens": 50, "thinking_text": thinking_text if thinking_text is not None else "step " * 5,
         "thinking_tokens": tokens, "thinking_token_ids": [1] * 3, "waits_inserted": waits, "cap_hit": cap_hit,

@@ -10,7 +10,6 @@ import pytest
 from test_analysis_records import run_samples, sample, write_shards
 from workflow_scripts.analysis.metrics import (
     MetricsError, budget_trend, load_graded, method_metrics, natural_stop_rows, run_table, scaling_slope, spearman,
-    wilson_interval,
 )
 
 GENERATION = {"truncation": {"budgets": [100, 200, 1000, "unbounded"]}}
@@ -60,14 +59,6 @@ def test_run_table_rejects_mixed_budgets():
     samples = _frame([sample(id="a", budget=100), sample(id="b", budget=200)])
     with pytest.raises(MetricsError, match="mixes budgets"):
         run_table(samples)
-
-
-def test_wilson_interval_by_hand():
-    low, high = wilson_interval(5, 10)
-    assert (low, high) == (pytest.approx(0.236593, abs=1e-6), pytest.approx(0.763407, abs=1e-6))
-    low, high = wilson_interval(0, 10)
-    assert low == 0.0 and high == pytest.approx(0.277533, abs=1e-6)
-    assert all(math.isnan(v) for v in wilson_interval(0, 0))
 
 
 def test_scaling_slope_by_hand():

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from test_analysis_records import run_samples
+from workflow_scripts.analysis.bootstrap import PairedBootstrap, matched_budget_differences
 from workflow_scripts.analysis.cli import write_tsv
 from workflow_scripts.analysis.failures import detect_failures
 from workflow_scripts.analysis.metrics import method_metrics, natural_stop_rows, run_table
@@ -33,10 +34,12 @@ def _write_results(results, shared_data):
         + run_samples([60] * 4, [True, True, True, False], setting="B64", budget=64)
         + run_samples([60] * 4, [True, True, False, False], method="budget_forcing", setting="B64-n1", budget=64, n=1))
     samples["shard"] = "graded/x.jsonl"
-    runs = run_table(samples)
+    boot = PairedBootstrap(samples)
+    runs = run_table(samples, boot)
     analysis = results / "analysis"
     write_tsv(runs, analysis / "runs.tsv")
-    write_tsv(method_metrics(runs, samples, GENERATION), analysis / "metrics.tsv")
+    write_tsv(method_metrics(runs, samples, GENERATION, boot), analysis / "metrics.tsv")
+    write_tsv(matched_budget_differences(boot, runs), analysis / "paired_differences.tsv")
     write_tsv(natural_stop_rows(samples), analysis / "natural_stop.tsv")
     write_tsv(detect_failures(runs, samples), analysis / "failures.tsv")
     (analysis / "examples.md").write_text("# Example traces\n")

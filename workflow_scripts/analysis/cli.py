@@ -21,17 +21,28 @@ def write_tsv(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 RUN_COLUMNS = ("model", "dataset", "method", "setting", "budget", "n", "samples", "correct", "accuracy",
-               "accuracy_ci_low", "accuracy_ci_high", "thinking_tokens_mean", "answer_tokens_mean", "waits_mean")
+               "accuracy_sample_sd", "accuracy_ci_low", "accuracy_ci_high", "thinking_tokens_mean",
+               "answer_tokens_mean", "waits_mean")
 
 
 def read_runs(path: str | Path) -> pd.DataFrame:
     """runs.tsv with budget and setting kept as text ("500", "unbounded", "")."""
     runs = pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str}, keep_default_na=False,
-                       na_values={c: [""] for c in ("exceed_share", "within_budget_share")})
+                       na_values={c: [""] for c in ("exceed_share", "within_budget_share", "accuracy_sample_sd")})
     missing = [c for c in RUN_COLUMNS if c not in runs.columns]
     if missing:
         raise ValueError(f"{path}: not a runs table, missing column(s) {', '.join(missing)}")
     return runs
+
+
+def read_metrics(path: str | Path) -> pd.DataFrame:
+    """metrics.tsv with settings and verdicts kept as text ("" where empty)."""
+    text_columns = ("settings", "max_accuracy_setting", "scaling_verdict", "control_note")
+    metrics = pd.read_csv(path, sep="\t", dtype={c: str for c in text_columns})
+    missing = [c for c in ("model", "dataset", "method", "scaling_verdict") if c not in metrics.columns]
+    if missing:
+        raise ValueError(f"{path}: not a metrics table, missing column(s) {', '.join(missing)}")
+    return metrics.fillna({c: "" for c in text_columns})
 
 
 def _settings(text: str) -> dict:
@@ -48,6 +59,7 @@ def _resolve(paths: list[str]) -> list[Path]:
 
 
 def cmd_metrics(args) -> int:
+    from workflow_scripts.analysis.bootstrap import PairedBootstrap, matched_budget_differences
     from workflow_scripts.analysis.metrics import load_graded, method_metrics, natural_stop_rows, run_table
 
     settings = _settings(args.settings)
@@ -59,12 +71,14 @@ def cmd_metrics(args) -> int:
         if ignored:
             print(f"note: {len(ignored)} graded shard(s) on disk are not in this config's grid and are ignored: "
                   f"{ignored[:5]}", flush=True)
-    runs = run_table(samples)
-    metrics = method_metrics(runs, samples, settings.get("generation"))
+    boot = PairedBootstrap(samples)  # one resample of the questions per dataset, shared by every run
+    runs = run_table(samples, boot)
+    metrics = method_metrics(runs, samples, settings.get("generation"), boot)
     natural = natural_stop_rows(samples)
     out = Path(args.out_dir)
     write_tsv(runs, out / "runs.tsv")
     write_tsv(metrics, out / "metrics.tsv")
+    write_tsv(matched_budget_differences(boot, runs), out / "paired_differences.tsv")
     write_tsv(natural, out / "natural_stop.tsv")
     print(f"{len(samples)} samples, {len(runs)} runs, {len(metrics)} methods -> {out}", flush=True)
     return 0
@@ -79,11 +93,12 @@ def cmd_plots(args) -> int:
     settings = _settings(args.settings)
     out = Path(args.out_dir)
     runs = read_runs(args.runs)
+    metrics = read_metrics(args.metrics)
     base = out.resolve().parent
     samples = load_graded(_resolve(args.graded), keep_text=True, relative_to=base)
     scaling_figure(runs, out / "scaling.png")
     methods_figure(runs, out / "methods.png")
-    failures = detect_failures(runs, samples)
+    failures = detect_failures(runs, samples, metrics)
     write_tsv(failures, out / "failures.tsv")
     failures_figure(runs, failures, out / "failures.png")
     examples = choose_examples(samples, per_kind=int(settings.get("examples_per_method", 2)), seed=args.seed)
@@ -111,7 +126,8 @@ def cmd_report(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.analysis")
     sub = parser.add_subparsers(dest="command", required=True)
-    metrics = sub.add_parser("metrics", help="runs.tsv, metrics.tsv, natural_stop.tsv from graded shards")
+    metrics = sub.add_parser("metrics", help="runs.tsv, metrics.tsv, natural_stop.tsv, paired_differences.tsv "
+                             "from graded shards")
     metrics.add_argument("--graded", nargs="+", required=True)
     metrics.add_argument("--settings", required=True, help='JSON: {"generation": ..., "eval_sets": ...}')
     metrics.add_argument("--graded-dir", help="graded/ folder: shard paths are reported relative to its parent")
@@ -119,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.set_defaults(func=cmd_metrics)
     plots = sub.add_parser("plots", help="scaling/methods/failures figures, failures.tsv, examples")
     plots.add_argument("--runs", required=True)
+    plots.add_argument("--metrics", required=True, help="metrics.tsv (Scaling intervals for the failure cases)")
     plots.add_argument("--graded", nargs="+", required=True)
     plots.add_argument("--settings", required=True, help="JSON: the config's report section")
     plots.add_argument("--seed", type=int, default=42)

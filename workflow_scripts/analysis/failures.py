@@ -1,6 +1,10 @@
 """Where test-time scaling fails: automatic detection on the run table and the samples.
 
-Five kinds of case, one row each in ``failures.tsv``:
+Six kinds of case, one row each in ``failures.tsv``:
+
+* ``no_detectable_scaling``: a method with at least two runs whose Scaling has a 95 %
+  paired-bootstrap interval (``metrics.tsv``: ``scaling_ci_low``/``scaling_ci_high``) that
+  holds zero: the data show no trend in either direction, whatever the point slope says.
 
 * ``accuracy_drop``: two runs of a method, consecutive in mean thinking tokens (or the
   runs with the fewest and the most tokens), where the run with more tokens is *less*
@@ -31,6 +35,7 @@ from collections import Counter
 
 import pandas as pd
 
+from workflow_scripts.analysis.bootstrap import NO_DETECTABLE_SCALING
 from workflow_scripts.analysis.metrics import METHOD_KEYS, numeric_budget
 
 ALPHA = 0.05
@@ -188,8 +193,26 @@ def repetition_cases(samples: pd.DataFrame) -> list[dict]:
     return cases
 
 
-def detect_failures(runs: pd.DataFrame, samples: pd.DataFrame | None = None) -> pd.DataFrame:
-    cases = accuracy_cases(runs) + forcing_cases(runs) + forcing_hurts_cases(runs)
+def scaling_cases(metrics: pd.DataFrame) -> list[dict]:
+    """Methods whose Scaling interval holds zero (``scaling_verdict`` of metrics.tsv)."""
+    cases = []
+    for row in metrics[metrics["scaling_verdict"] == NO_DETECTABLE_SCALING].to_dict("records"):
+        cases.append({"kind": "no_detectable_scaling", "model": row["model"], "dataset": row["dataset"],
+                      "method": row["method"], "from_setting": row["settings"].split(",")[0],
+                      "to_setting": row["settings"].split(",")[-1], "tokens_from": row["thinking_tokens_min"],
+                      "tokens_to": row["thinking_tokens_max"], "accuracy_from": float("nan"),
+                      "accuracy_to": row["max_accuracy"], "samples_from": int(row["runs"]),
+                      "samples_to": int(row["runs"]), "p_value": float("nan"),
+                      "detail": f"Scaling {row['scaling_pp_per_1k']:.3g} pp per 1k tokens, 95 % interval "
+                                f"[{row['scaling_ci_low'] * 1e5:.3g}, {row['scaling_ci_high'] * 1e5:.3g}] holds zero "
+                                f"over {int(row['runs'])} runs: {NO_DETECTABLE_SCALING}"})
+    return cases
+
+
+def detect_failures(runs: pd.DataFrame, samples: pd.DataFrame | None = None,
+                    metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+    cases = (scaling_cases(metrics) if metrics is not None else []) + accuracy_cases(runs) + forcing_cases(runs) \
+        + forcing_hurts_cases(runs)
     if samples is not None and "thinking_text" in samples:
         cases += repetition_cases(samples)
     return pd.DataFrame(cases, columns=COLUMNS)

@@ -4,12 +4,16 @@ A *run* is one (model, dataset, method, setting): one graded shard. A *method* i
 (model, dataset, method): all its runs (every budget and every n).
 
 Run columns (``runs.tsv``):
-    samples, correct, accuracy (= correct / samples; unparsed answers count as wrong),
-    parse_failures, thinking_tokens_mean, thinking_tokens_median, answer_tokens_mean,
-    cap_hit_share (thinking cut at its limit), waits_mean (forcing strings inserted),
-    exceed_share (samples with thinking_tokens > budget + 10; empty without a numeric budget),
-    within_budget_share (samples with thinking_tokens <= budget), accuracy_ci_low/high
-    (95 % Wilson interval).
+    questions, samples_per_question (k = ``generation.samples``), samples (= questions x k),
+    correct, accuracy (the mean over questions of the share of the question's k samples that
+    are correct: the mean accuracy over the k samples, i.e. pass@1 averaged over samples;
+    = correct / samples; unparsed answers count as wrong), accuracy_sample_sd (the standard
+    deviation across the k samples of each sample's accuracy; empty for k = 1),
+    accuracy_ci_low/high (95 % paired-bootstrap interval over questions, see
+    :mod:`bootstrap`), parse_failures, thinking_tokens_mean, thinking_tokens_median,
+    answer_tokens_mean, cap_hit_share (thinking cut at its limit), waits_mean (forcing
+    strings inserted), exceed_share (samples with thinking_tokens > budget + 10; empty
+    without a numeric budget), within_budget_share (samples with thinking_tokens <= budget).
 
 Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000, 2000,
 4000, 8000 in the real config; "unbounded" has no number):
@@ -32,6 +36,9 @@ Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000
   Pairs with equal token means have no slope and are left out (counted in
   ``scaling_pairs_tied``). ``scaling_pp_per_1k`` = scaling x 100 x 1000: accuracy
   percentage points per 1,000 thinking tokens. Empty with fewer than two runs.
+  ``scaling_ci_low``/``scaling_ci_high``: its 95 % paired-bootstrap interval (the same
+  resamples of the questions for every run); ``scaling_verdict``: "rises", "falls", or
+  "no detectable scaling" when the interval holds zero.
 * **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it.
 """
 
@@ -45,11 +52,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from workflow_scripts.analysis.bootstrap import RUN_KEYS, PairedBootstrap, scaling_verdict
 from workflow_scripts.io import read_jsonl
 
 EXCEED_MARGIN = 10  # tokens over the budget tolerated by the brief's control definition
 CLASS_CONDITIONAL_BRIEF_CONTROL = 0.5
-RUN_KEYS = ["model", "dataset", "method", "setting"]
 METHOD_KEYS = ["model", "dataset", "method"]
 REQUIRED_FIELDS = ("dataset", "id", "model", "method", "setting", "budget", "thinking_tokens",
                    "correct", "parse_failed")
@@ -81,7 +88,7 @@ def load_graded(paths: Iterable[str | Path], keep_text: bool = False, relative_t
     if not frames:
         raise MetricsError("no graded shards given")
     samples = pd.concat(frames, ignore_index=True)
-    for column, default in (("cap_hit", False), ("waits_inserted", 0), ("n", 0), ("answer_tokens", 0)):
+    for column, default in (("cap_hit", False), ("waits_inserted", 0), ("n", 0), ("answer_tokens", 0), ("sample", 0)):
         if column not in samples:
             samples[column] = default
     return samples
@@ -100,17 +107,6 @@ def numeric_budget(budget) -> int | None:
     return None
 
 
-def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """95 % Wilson score interval for a binomial proportion."""
-    if trials == 0:
-        return (float("nan"), float("nan"))
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def _budget_label(value) -> str:
     """"500", "unbounded", or "" when the run has no budget (class-conditional)."""
     number = numeric_budget(value)
@@ -121,8 +117,26 @@ def _budget_label(value) -> str:
     return str(value)
 
 
-def run_table(samples: pd.DataFrame) -> pd.DataFrame:
-    """One row per run (model, dataset, method, setting); see the module docstring."""
+def sample_spread(group: pd.DataFrame) -> tuple[int, float]:
+    """(samples per question, standard deviation across samples of each sample's accuracy)."""
+    per_question = group.groupby("id")["sample"].nunique()
+    if per_question.nunique() != 1:
+        uneven = per_question[per_question != per_question.max()]
+        raise MetricsError(f"run {group['method'].iloc[0]}/{group['setting'].iloc[0]} ({group['dataset'].iloc[0]}): "
+                           f"questions have unequal sample counts, e.g. {uneven.index[0]!r} has {uneven.iloc[0]} "
+                           f"of {per_question.max()}")
+    k = int(per_question.iloc[0])
+    if len(group) != k * len(per_question):
+        raise MetricsError(f"run {group['method'].iloc[0]}/{group['setting'].iloc[0]} ({group['dataset'].iloc[0]}): "
+                           f"a (question, sample) pair occurs twice")
+    by_sample = group.groupby("sample")["correct"].apply(lambda c: c.astype(bool).mean())
+    return k, float(by_sample.std(ddof=1)) if k > 1 else float("nan")
+
+
+def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.DataFrame:
+    """One row per run (model, dataset, method, setting); see the module docstring.
+    ``boot``: the paired bootstrap of ``samples`` (built here when not given)."""
+    boot = boot or PairedBootstrap(samples)
     rows = []
     for keys, group in samples.groupby(RUN_KEYS, sort=True):
         budget_values = group["budget"].map(_budget_label).unique()
@@ -131,14 +145,18 @@ def run_table(samples: pd.DataFrame) -> pd.DataFrame:
         budget = numeric_budget(group["budget"].iloc[0])
         tokens = group["thinking_tokens"].astype(int)
         correct = int(group["correct"].astype(bool).sum())
-        low, high = wilson_interval(correct, len(group))
+        k, spread = sample_spread(group)
+        low, high = boot.accuracy_interval(keys)
         rows.append({
             **dict(zip(RUN_KEYS, keys)),
             "budget": budget_values[0],
             "n": int(pd.to_numeric(group["n"], errors="coerce").fillna(0).iloc[0]),
+            "questions": len(group) // k,
+            "samples_per_question": k,
             "samples": len(group),
             "correct": correct,
             "accuracy": correct / len(group),
+            "accuracy_sample_sd": spread,
             "accuracy_ci_low": low,
             "accuracy_ci_high": high,
             "parse_failures": int(group["parse_failed"].astype(bool).sum()),
@@ -180,13 +198,16 @@ def class_conditional_targets(generation_settings: dict | None) -> dict[str, int
     return {"short": min(budgets), "long": max(budgets)} if budgets else {}
 
 
-def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_settings: dict | None = None) -> pd.DataFrame:
+def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_settings: dict | None = None,
+                   boot: PairedBootstrap | None = None) -> pd.DataFrame:
     """One row per method (model, dataset, method); see the module docstring."""
     targets = class_conditional_targets(generation_settings)
+    boot = boot or PairedBootstrap(samples)
     rows = []
     for keys, group in runs.groupby(METHOD_KEYS, sort=True):
         model, dataset, method = keys
         slope, pairs, tied = scaling_slope(group["thinking_tokens_mean"].tolist(), group["accuracy"].tolist())
+        slope_low, slope_high = boot.scaling([tuple(r) for r in group[RUN_KEYS].itertuples(index=False)])
         best = group.sort_values(["accuracy", "thinking_tokens_mean"], ascending=[False, True]).iloc[0]
         row = {
             "model": model, "dataset": dataset, "method": method,
@@ -195,6 +216,8 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "control_exceed": float("nan"), "control_paper": float("nan"), "control_note": "",
             "budget_error": float("nan"),
             "scaling": slope, "scaling_pp_per_1k": slope * 100 * 1000 if not math.isnan(slope) else float("nan"),
+            "scaling_ci_low": slope_low, "scaling_ci_high": slope_high,
+            "scaling_verdict": scaling_verdict(slope_low, slope_high),
             "scaling_pairs": pairs, "scaling_pairs_tied": tied,
             "max_accuracy": float(best["accuracy"]), "max_accuracy_setting": best["setting"],
             "thinking_tokens_min": float(group["thinking_tokens_mean"].min()),

@@ -51,7 +51,9 @@ def _run_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 def scaling_figure(runs: pd.DataFrame, path: str | Path) -> None:
     """One panel per dataset; x = mean thinking tokens (log2), y = accuracy (%), one colour per
-    method, a method's runs connected in budget order and labelled with their setting."""
+    method, a method's runs connected in budget order and labelled with their setting; thin
+    bars: 95 % paired-bootstrap interval, thick bars: +- the standard deviation across the
+    repeated samples (``generation.samples`` > 1)."""
     runs = runs.assign(x=plot_tokens(runs), y=runs["accuracy"] * 100,
                        series=[series_name(m, k) for m, k in zip(runs["model"], runs["method"])])
     datasets = [d for d in DATASET_ORDER if d in set(runs["dataset"])] or sorted(set(runs["dataset"]))
@@ -66,6 +68,14 @@ def scaling_figure(runs: pd.DataFrame, path: str | Path) -> None:
             if series.empty:
                 continue
             ax.plot(series["x"], series["y"], "-", color=palette[name], alpha=0.6, linewidth=1.5)
+            # thin: 95 % paired-bootstrap interval; thick: +- the spread across repeated samples (k > 1)
+            ax.errorbar(series["x"], series["y"], yerr=[(series["y"] - series["accuracy_ci_low"] * 100).to_numpy(),
+                                                        (series["accuracy_ci_high"] * 100 - series["y"]).to_numpy()],
+                        fmt="none", ecolor=palette[name], alpha=0.5, elinewidth=0.8, capsize=2)
+            spread = series["accuracy_sample_sd"].fillna(0) * 100
+            if (spread > 0).any():
+                ax.errorbar(series["x"], series["y"], yerr=spread.to_numpy(), fmt="none", ecolor=palette[name],
+                            elinewidth=3, alpha=0.8)
             sns.scatterplot(data=series, x="x", y="y", color=palette[name], label=name, ax=ax, s=55,
                             marker="s" if name.startswith("base") else "o", legend=False)
             for row in series.itertuples():
@@ -113,11 +123,11 @@ def methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
 
 
 def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path) -> None:
-    """One panel per detected case kind: the accuracy curves (95 % Wilson bars) of the methods
+    """One panel per detected case kind: the accuracy curves (95 % bootstrap bars) of the methods
     with an accuracy case, the token gain of forcing runs, the accuracy of forcing runs that
     hurt next to truncation at their budget, the share of looping samples."""
-    kinds = [k for k in ("accuracy_drop", "accuracy_flat", "forcing_adds_no_tokens", "forcing_hurts", "wait_repetition")
-             if k in set(failures["kind"])]
+    kinds = [k for k in ("no_detectable_scaling", "accuracy_drop", "accuracy_flat", "forcing_adds_no_tokens",
+                         "forcing_hurts", "wait_repetition") if k in set(failures["kind"])]
     sns.set_theme(style="whitegrid", context="notebook")
     if not kinds:
         figure, ax = plt.subplots(figsize=(6, 2.5))
@@ -129,7 +139,7 @@ def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path
     figure, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.4), squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         cases = failures[failures["kind"] == kind]
-        if kind in ("accuracy_drop", "accuracy_flat"):
+        if kind in ("no_detectable_scaling", "accuracy_drop", "accuracy_flat"):
             keys = sorted(set(zip(cases["model"], cases["dataset"], cases["method"])))
             palette = _palette([f"{d}: {series_name(m, k)}" for m, d, k in keys])
             for model, dataset, method in keys:
@@ -141,7 +151,7 @@ def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path
                                   (group["accuracy_ci_high"] - group["accuracy"]) * 100],
                             marker="o", capsize=3, color=palette[label], label=label)
             ax.set_xlabel("mean thinking tokens")
-            ax.set_ylabel("accuracy (%), 95 % Wilson interval")
+            ax.set_ylabel("accuracy (%), 95 % bootstrap interval")
             ax.legend(fontsize=7)
         elif kind == "forcing_adds_no_tokens":
             label = cases["dataset"] + ": " + cases["to_setting"] + " vs " + cases["from_setting"]

@@ -18,6 +18,8 @@ import jinja2
 import pandas as pd
 
 from workflow_scripts.analysis import metrics as metrics_module
+from workflow_scripts.analysis.bootstrap import NO_DETECTABLE_SCALING
+from workflow_scripts.analysis.bootstrap import __doc__ as BOOTSTRAP_DOC
 from workflow_scripts.analysis.cli import read_runs
 from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
 from workflow_scripts.analysis.metrics import budget_trend
@@ -31,10 +33,48 @@ STAGE_FIGURES = (
     ("Curation: trace lengths", "curation/plots/trace_lengths.png"),
     ("Training: loss curve", "sft/loss_curve.png"),
 )
-RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-               "parse_failures", "thinking_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
+RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", "samples", "accuracy",
+               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "thinking_tokens_mean",
+               "cap_hit_share", "waits_mean", "exceed_share"]
 METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
-                  "scaling", "scaling_pp_per_1k", "max_accuracy", "max_accuracy_setting"]
+                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "max_accuracy",
+                  "max_accuracy_setting"]
+DIFFERENCE_COLUMNS = ["model", "dataset", "budget", "setting_a", "setting_b", "accuracy_a", "accuracy_b",
+                      "difference", "difference_95ci", "verdict"]
+
+
+def interval_text(low, high, scale: float = 1.0) -> str:
+    """"[low, high]" (x scale), "" without an interval."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high)):
+        return ""
+    return f"[{_format(float(low) * scale)}, {_format(float(high) * scale)}]"
+
+
+def metrics_display(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
+    """metrics.tsv with the Scaling interval in accuracy points per 1,000 thinking tokens."""
+    if metrics is None:
+        return None
+    return metrics.assign(scaling_pp_per_1k_95ci=[interval_text(lo, hi, 1e5) for lo, hi in
+                                                  zip(metrics["scaling_ci_low"], metrics["scaling_ci_high"])],
+                          scaling_verdict=metrics["scaling_verdict"].fillna(""))
+
+
+def differences_display(differences: pd.DataFrame | None) -> pd.DataFrame | None:
+    if differences is None:
+        return None
+    return differences.assign(difference_95ci=[interval_text(lo, hi) for lo, hi in
+                                               zip(differences["difference_low"], differences["difference_high"])],
+                              setting_a=differences["method_a"] + "/" + differences["setting_a"],
+                              setting_b=differences["method_b"] + "/" + differences["setting_b"])
+
+
+def trend_with_verdict(trend: pd.DataFrame, metrics: pd.DataFrame | None) -> pd.DataFrame:
+    """The budget trend beside the paired-bootstrap verdict on the truncation Scaling."""
+    if metrics is None:
+        return trend
+    chosen = metrics[(metrics["model"] == "sft") & (metrics["method"] == "truncation")]
+    verdicts = dict(zip(chosen["dataset"], chosen["scaling_verdict"].fillna("")))
+    return trend.assign(scaling_verdict=trend["dataset"].map(verdicts).fillna(""))
 
 
 def _format(value: Any) -> str:
@@ -70,7 +110,8 @@ def _read_tsv(path: Path) -> pd.DataFrame | None:
     if path.name == "runs.tsv":
         return read_runs(path)
     return pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str, "from_setting": str,
-                                               "to_setting": str, "max_accuracy_setting": str, "id": str})
+                                               "to_setting": str, "max_accuracy_setting": str, "id": str,
+                                               "setting_a": str, "setting_b": str, "scaling_verdict": str})
 
 
 def _read_json(path: Path) -> Any:
@@ -137,7 +178,7 @@ def build_context(results: Path, config: dict, repo_root: Path | None = None) ->
     analysis = results / "analysis"
     runs = _read_tsv(analysis / "runs.tsv")
     metrics = _read_tsv(analysis / "metrics.tsv")
-    trend = budget_trend(runs) if runs is not None and len(runs) else None
+    trend = trend_with_verdict(budget_trend(runs), metrics) if runs is not None and len(runs) else None
     curation = _read_json(results / "curation" / "summary.json")
     audit = _read_json(analysis / "grader_audit.json")
     examples = _read_tsv(analysis / "examples.tsv")
@@ -150,7 +191,12 @@ def build_context(results: Path, config: dict, repo_root: Path | None = None) ->
         "synthetic": config.get("synthetic_world") is not None,
         "generation": generation,
         "runs_table": markdown_table(runs, RUN_COLUMNS),
-        "metrics_table": markdown_table(metrics, METRIC_COLUMNS),
+        "metrics_table": markdown_table(metrics_display(metrics), METRIC_COLUMNS),
+        "differences_table": markdown_table(differences_display(_read_tsv(analysis / "paired_differences.tsv")),
+                                            DIFFERENCE_COLUMNS, empty="no two methods share a budget"),
+        "no_detectable_scaling": [] if metrics is None else [
+            f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
+            if r.get("scaling_verdict") == NO_DETECTABLE_SCALING],
         "natural_stop_table": markdown_table(_read_tsv(analysis / "natural_stop.tsv"), empty="no truncation runs"),
         "trend_table": markdown_table(trend, empty="fewer than two numeric truncation budgets")
         if trend is not None else NOT_AVAILABLE,
@@ -161,6 +207,7 @@ def build_context(results: Path, config: dict, repo_root: Path | None = None) ->
         "examples_table": markdown_table(examples, empty="no examples"),
         "metric_definitions": _section_doc(metrics_module.__doc__),
         "failure_definitions": _section_doc(FAILURES_DOC),
+        "bootstrap_definition": _section_doc(BOOTSTRAP_DOC),
         "curation": curation,
         "curation_table": markdown_table(pd.DataFrame(
             [{"stage or reason": k, "rows": v} for k, v in (curation or {}).get("dropped_by_reason", {}).items()]),
