@@ -1,16 +1,16 @@
 # s1 "simple test-time scaling" on Qwen2.5-3B-Instruct, as one DAG:
 # pool -> curated 1K -> SFT -> generation shards -> grades -> metrics/plots -> report.
 # Rules are thin calls into the `workflow_scripts` package; see README.md.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-# config.yaml is the real experiment; a --configfile (e.g. the smoke profile's) replaces it
-# whole rather than being merged into it.
-if not workflow.config_settings.configfiles:
-
-    configfile: "config.yaml"
+# config.yaml is the real experiment; Snakemake merges every --configfile (e.g. the smoke
+# profile's experiment.yaml) and --config over it. Absolute, so --directory elsewhere still reads it.
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "report/workflow.rst"

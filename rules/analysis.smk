@@ -35,7 +35,7 @@ rule plots:
         examples=report(f"{RESULTS}/analysis/examples.md", caption="../report/examples.rst", category="Examples"),
         examples_index=f"{RESULTS}/analysis/examples.tsv",
     params:
-        settings=as_json(config.get("report", {})),
+        settings=as_json(config["report"]),
         seed=config["seed"],
         out_dir=lambda w, output: os.path.dirname(output.scaling),
     conda:

@@ -1,14 +1,16 @@
-# Config validation, shared paths and input functions.
+# Settings completed once, shared paths and input functions.
 import json
 import os
 import sys
 
 sys.path.insert(0, workflow.basedir)
 
-from workflow_scripts.config import DATASETS, ConfigError, evaluation_grid, validate_config
+from workflow_scripts.config import DATASETS, ConfigError, complete_config, evaluation_grid
 
+# The schema's defaults (the one definition of every setting) filled in once, then checked,
+# so every rule below and every stage it calls receives complete settings.
 try:
-    validate_config(config)
+    config.update(complete_config(config))
 except ConfigError as error:
     raise WorkflowError(str(error))
 
@@ -16,7 +18,7 @@ except ConfigError as error:
 RESULTS = f"results/{config['run_name']}"
 LOGS = f"{RESULTS}/logs"
 WORLD = f"{RESULTS}/world"
-SYNTHETIC = config.get("synthetic_world") is not None
+SYNTHETIC = config["synthetic_world"] is not None
 GRID = evaluation_grid(config)
 
 
@@ -51,7 +53,7 @@ def base_model():
 
 
 def tokenizer_source():
-    return base_model() if SYNTHETIC else (config["model"].get("tokenizer") or config["model"]["base"])
+    return base_model() if SYNTHETIC else (config["model"]["tokenizer"] or config["model"]["base"])
 
 
 def model_path(model):
@@ -67,7 +69,7 @@ def shard_paths(stage, datasets=DATASETS, grid=None):
 
 
 # `--sdm conda`: the CPU stack for CPU-only configs (smoke), else the GPU stack.
-_CPU_ONLY = config["training"].get("gpus", 1) == 0 and config["generation"].get("gpus_per_job", 1) == 0
+_CPU_ONLY = config["training"]["gpus"] == 0 and config["generation"]["gpus_per_job"] == 0
 CONDA_ENV = "../envs/workflow-cpu.yaml" if _CPU_ONLY else "../envs/workflow-gpu.yaml"
 
 
@@ -75,9 +77,8 @@ def generation_settings(method):
     """Only what one generation job depends on: budget lists are excluded (the setting
     wildcard carries the budget), so changing one budget reruns only that budget's shards."""
     generation = config["generation"]
-    settings = {key: generation[key] for key in ("engine", "answer_reserve_tokens", "answer_max_tokens")
-                if key in generation}
-    if method == "budget_forcing" and "budget_forcing" in generation:  # the section is optional
+    settings = {key: generation[key] for key in ("engine", "answer_reserve_tokens", "answer_max_tokens")}
+    if method == "budget_forcing":
         settings["budget_forcing"] = {"string": generation["budget_forcing"]["string"]}
     return as_json(settings)
 

@@ -10,8 +10,8 @@
 
 # A grouped job depends on the settings of all its methods (the forcing string included).
 GROUP_SETTINGS = generation_settings("budget_forcing")
-GENERATION_LIMITS = as_json({ds: config["eval_sets"][ds].get("limit") for ds in DATASETS})
-GROUP_GENERATION = config["generation"].get("gpus_per_job", 1) == 0
+GENERATION_LIMITS = as_json({ds: config["eval_sets"][ds]["limit"] for ds in DATASETS})
+GROUP_GENERATION = config["generation"]["gpus_per_job"] == 0
 
 
 
@@ -31,9 +31,9 @@ if not GROUP_GENERATION:
             limits=GENERATION_LIMITS,
             seed=config["seed"],
             out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
-            gpus=config["generation"].get("gpus_per_job", 1),
+            gpus=config["generation"]["gpus_per_job"],
         resources:
-            gpu=config["generation"].get("gpus_per_job", 1),
+            gpu=config["generation"]["gpus_per_job"],
         conda:
             CONDA_ENV
         log:

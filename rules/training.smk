@@ -8,7 +8,7 @@ rule sft:
     input:
         curated=f"{RESULTS}/curation/curated.parquet",
         model=local_inputs(base_model()),
-        deepspeed=local_inputs(config["training"]["deepspeed_config"]) if config["training"].get("gpus", 1) > 1 else [],
+        deepspeed=local_inputs(config["training"]["deepspeed_config"]) if config["training"]["gpus"] > 1 else [],
     output:
         model=directory(f"{RESULTS}/sft/model"),
         summary=f"{RESULTS}/sft/summary.json",
@@ -21,9 +21,9 @@ rule sft:
         out_dir=lambda w, output: os.path.dirname(output.summary),
         # The wrapper's device count comes from the config, not from `resources`, so a site
         # that requests GPUs through `gres=` instead of `gpu=` still gets them claimed.
-        gpus=config["training"].get("gpus", 1),
+        gpus=config["training"]["gpus"],
     resources:
-        gpu=config["training"].get("gpus", 1),
+        gpu=config["training"]["gpus"],
     conda:
         CONDA_ENV
     log:

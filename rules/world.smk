@@ -10,7 +10,7 @@ rule synthetic_world:
         model=directory(world_file("base_model")),
         summary=world_file("summary.json"),
     params:
-        settings=as_json(config.get("synthetic_world") or {}),
+        settings=as_json(config["synthetic_world"] or {}),
         seed=config["seed"],
         out_dir=lambda w, output: os.path.dirname(output.summary),
     conda:

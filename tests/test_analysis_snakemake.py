@@ -18,7 +18,7 @@ import yaml
 
 from workflow_scripts.analysis.cli import read_runs
 from workflow_scripts.analysis.metrics import budget_trend
-from workflow_scripts.config import evaluation_grid
+from workflow_scripts.config import evaluation_grid, load_config
 from workflow_scripts.io import read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def smoke_run(tmp_path_factory, repo_root, shared_data):
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     results = work / "results" / config["run_name"]
     rank = {16: 1, 64: 4, "unbounded": 5, None: 3}
-    for spec in evaluation_grid(config):
+    for spec in evaluation_grid(load_config(work / "config.yaml")):  # merged over config.yaml, completed
         for dataset in ("math500", "aime24", "gpqa"):
             path = Path(spec.path(str(results / "generation"), dataset))
             path.parent.mkdir(parents=True, exist_ok=True)

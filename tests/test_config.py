@@ -1,20 +1,32 @@
-"""Config validation and the evaluation grid."""
+"""Settings: schema defaults applied once, cross-key checks, config overlays, and the evaluation grid."""
 
 from __future__ import annotations
 
 import copy
+import json
+import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from workflow_scripts.config import ConfigError, ShardSpec, evaluation_grid, load_config, validate_config
+from workflow_scripts.config import (
+    ConfigError, ShardSpec, complete_config, complete_section, evaluation_grid, load_config, merge_configs,
+    validate_config,
+)
 
 
 @pytest.fixture(scope="module")
 def real_config(repo_root):
-    return load_config(repo_root / "config.yaml")
+    return load_config()  # config.yaml, completed
+
+
+@pytest.fixture()
+def workflow_config(repo_root):
+    """config.yaml as written (what Snakemake merges --configfile overlays over)."""
+    return yaml.safe_load((repo_root / "config.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +58,7 @@ def test_misspelled_key_is_named(real_config, path, bad_key):
     with pytest.raises(ConfigError) as error:
         validate_config(config)
     assert repr(bad_key) in str(error.value)
-    assert "/".join(path) in str(error.value)
+    assert ".".join(path) in str(error.value)
 
 
 def test_wrong_type_is_named(real_config):
@@ -56,8 +68,8 @@ def test_wrong_type_is_named(real_config):
     with pytest.raises(ConfigError) as error:
         validate_config(config)
     message = str(error.value)
-    assert "training/epochs" in message
-    assert "generation/truncation/budgets/1" in message
+    assert "training.epochs: 'five' is not of type 'number'" in message
+    assert "generation.truncation.budgets.1: 'lots' is not a thinking-token budget" in message
 
 
 def test_missing_section_is_named(real_config):
@@ -105,15 +117,147 @@ def test_bad_settings_are_rejected(method, setting):
         ShardSpec.from_wildcards("sft", method, setting)
 
 
-def test_snakemake_stops_at_startup_naming_the_key(repo_root, tmp_path, smoke_config):
-    config = copy.deepcopy(smoke_config)
-    config["generation"]["truncation"]["budgest"] = [10]
+def snakemake_dry_run(workdir, *args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", *args],
+                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
+
+
+def test_snakemake_stops_at_startup_naming_the_key(repo_root, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(bad)],
-        cwd=repo_root, capture_output=True, text=True, timeout=120,
-    )
+    bad.write_text(yaml.safe_dump({"generation": {"truncation": {"budgest": [10]}}}))
+    result = snakemake_dry_run(repo_root, "--configfile", str(bad))
     assert result.returncode != 0
-    assert "'budgest'" in result.stdout + result.stderr
-    assert "generation/truncation" in result.stdout + result.stderr
+    assert "generation.truncation: unknown key(s) 'budgest'" in result.stdout + result.stderr
+
+
+# --- cross-key checks ---------------------------------------------------------------------------------
+
+def test_forcing_table_keyed_by_a_missing_budget_fails_naming_the_key(repo_root, tmp_path):
+    """The issue's case: moving 8000 to 6000 in the budgets leaves n's "8000" entry orphaned."""
+    overlay = {"generation": {"budget_forcing": {"budgets": [500, 1000, 2000, 4000, 6000, "unbounded"]}}}
+    with pytest.raises(ConfigError) as error:
+        complete_config(merge_configs(yaml.safe_load((repo_root / "config.yaml").read_text()), overlay))
+    assert str(error.value).count("generation.budget_forcing.n: key") == 1
+    message = str(error.value)
+    assert "generation.budget_forcing.n: key '8000' is not one of generation.budget_forcing.budgets" in message
+    bad = tmp_path / "budgets.yaml"
+    bad.write_text(yaml.safe_dump(overlay))
+    result = snakemake_dry_run(repo_root, "--configfile", str(bad))
+    assert result.returncode != 0
+    assert "generation.budget_forcing.n: key '8000'" in result.stdout + result.stderr
+    assert "Job stats" not in result.stdout  # stopped at start-up, before any DAG
+
+
+@pytest.mark.parametrize("generation, message", [
+    ({"budget_forcing": {"budgets": [500, 500]}}, "generation.budget_forcing.budgets: [500, 500] has non-unique elements"),
+    ({"truncation": {"budgets": [0]}}, "generation.truncation.budgets.0: 0 is not a thinking-token budget"),
+    ({"truncation": {"budgets": ["8000"]}}, "generation.truncation.budgets.0: '8000' is not a thinking-token budget"),
+    ({"models": ["sft", "chat"]}, "generation.models.1: 'chat' is not one of ['sft', 'base']"),
+    ({"baseline": {"methods": ["budget_forcing"]}}, "generation.baseline.methods.0: 'budget_forcing' is not one of"),
+    ({"budget_forcing": {"n": {"default": [1, 1]}}}, "generation.budget_forcing.n.default: [1, 1] has non-unique"),
+    ({"budget_forcing": {"n": {"8000": [2]}}}, "generation.budget_forcing.n: 'default' is a required property"),
+    ({"engine": {"tensor_parallel_size": 2}}, "generation.engine.tensor_parallel_size 2 needs as many GPUs, but "
+                                             "generation.gpus_per_job is 1"),
+    ({"answer_reserve_tokens": 40000}, "generation.answer_reserve_tokens 40000 leaves no room to think within "
+                                       "generation.engine.max_model_len 32768"),
+])
+def test_bad_generation_settings_are_named(workflow_config, generation, message):
+    with pytest.raises(ConfigError) as error:
+        complete_config(merge_configs(workflow_config, {"generation": generation}))
+    assert message in str(error.value)
+
+
+def test_unquoted_yaml_budget_keys_count_as_budgets(workflow_config):
+    config = merge_configs(workflow_config, {"generation": {"budget_forcing": {"n": yaml.safe_load(
+        "{default: [1], 8000: [1, 2], unbounded: [1, 2, 4]}")}}})
+    assert 8000 in config["generation"]["budget_forcing"]["n"]  # YAML's integer key
+    grid = evaluation_grid(complete_config(config))
+    assert {s.setting for s in grid if s.method == "budget_forcing" and s.budget == 8000} == {"B8000-n1", "B8000-n2"}
+
+
+def test_training_batch_must_split_over_the_gpus(workflow_config):
+    with pytest.raises(ConfigError, match=re.escape("training.global_batch_size 16 is not divisible by training.gpus 3")):
+        complete_config(merge_configs(workflow_config, {"training": {"gpus": 3}}))
+
+
+# --- defaults: one definition, applied once -------------------------------------------------------------
+
+def test_every_default_is_filled_in_and_not_shared(repo_root):
+    schema = yaml.safe_load((repo_root / "workflow_scripts" / "schemas" / "config.schema.yaml").read_text())
+    config = load_config()
+
+    def walk(section_schema, values, path):
+        for key, sub in section_schema.get("properties", {}).items():
+            if "default" in sub:
+                assert key in values, ".".join(path + [key])
+            if key in values and isinstance(values[key], dict) and "properties" in sub:
+                walk(sub, values[key], path + [key])
+
+    walk(schema, config, [])
+    assert config["generation"]["budget_forcing"]["n"] == {"default": [1], "8000": [1, 2, 4], "unbounded": [1, 2, 4]}
+    assert config["training"]["learning_rate"] == 1e-5 and config["curation"]["target_size"] == 1000
+    # each completion gets its own copy of a default: filling one config never changes another
+    first, second = complete_section("curation", {}), complete_section("curation", {})
+    first["keep_all_sources"].append("omni")
+    assert second["keep_all_sources"] == ["aime", "gpqa"] == complete_section("curation", {})["keep_all_sources"]
+
+
+def test_given_values_win_over_defaults_and_partial_sections_complete():
+    training = complete_section("training", {"epochs": 2, "gpus": 0})
+    assert training["epochs"] == 2 and training["gpus"] == 0 and training["learning_rate"] == 1e-5
+    world = complete_section("synthetic_world", {"model": {"pretrain_steps": 3}})
+    assert world["pool_size"] == 1200 and world["model"]["pretrain_steps"] == 3 and world["model"]["hidden_size"] == 128
+    assert complete_section("generation.engine", {})["max_model_len"] == 32768
+
+
+def copy_workflow(repo_root, dest):
+    """The workflow's own files (no tests, results, environment) in a fresh folder."""
+    skip = {".git", ".venv", "results", ".snakemake", ".pytest_cache", "tests", "benchmarks"}
+    shutil.copytree(repo_root, dest, ignore=lambda folder, names: {
+        n for n in names if n == "__pycache__" or (folder == str(repo_root) and n in skip)})
+    return dest
+
+
+def shell_commands(result) -> list[str]:
+    """The commands a `snakemake -n --printshellcmds` run would execute."""
+    return re.findall(r"^Shell command: (.*)$", result.stdout + result.stderr, re.M)
+
+
+def test_a_schema_default_changed_in_one_place_reaches_every_stage(repo_root, tmp_path):
+    """Edit two defaults in a copy of the schema: every rule's command and every stage CLI completing
+    partial settings gets the new values, with nothing else edited."""
+    workflow = copy_workflow(repo_root, tmp_path / "workflow")
+    schema_path = workflow / "workflow_scripts" / "schemas" / "config.schema.yaml"
+    text = schema_path.read_text()
+    edited = text.replace("seed: {type: integer, default: 42}", "seed: {type: integer, default: 7}")
+    edited = edited.replace("dedup_min_overlap: {type: number, exclusiveMinimum: 0, maximum: 1, default: 0.5,",
+                            "dedup_min_overlap: {type: number, exclusiveMinimum: 0, maximum: 1, default: 0.7,")
+    edited = edited.replace("learning_rate: {type: number, exclusiveMinimum: 0, default: 1.0e-5}",
+                            "learning_rate: {type: number, exclusiveMinimum: 0, default: 2.0e-5}")
+    assert edited.count("default: 7}") == 1 and "default: 0.7" in edited and "default: 2.0e-5" in edited
+    schema_path.write_text(edited)
+
+    dry = snakemake_dry_run(workflow, "--printshellcmds", "--configfile", "profiles/smoke/experiment.yaml")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    commands = shell_commands(dry)
+    seeded = {re.search(r"python -m workflow_scripts\.(\w+)", c.split(" -- ")[-1]).group(1): c
+              for c in commands if "--seed" in c}
+    assert set(seeded) >= {"world", "data", "curation", "training", "generation", "analysis"}, sorted(seeded)
+    for stage, command in seeded.items():
+        assert re.search(r"--seed 7\b", command), (stage, command)
+    curate = next(c for c in commands if "workflow_scripts.curation" in c)
+    assert '"dedup_min_overlap": 0.7' in curate
+    # the smoke overlay sets its own learning rate; the real experiment takes the edited default
+    real = snakemake_dry_run(workflow, "--printshellcmds", "results/s1-qwen2.5-3b/sft/summary.json")
+    assert real.returncode == 0, real.stderr[-3000:]
+    sft = next(c for c in shell_commands(real) if "workflow_scripts.training" in c)
+    assert '"learning_rate": 2e-05' in sft and re.search(r"--seed 7\b", sft)
+
+    # the stage CLIs complete partial settings from the same (edited) schema
+    probe = ("import json; from workflow_scripts.config import complete_section as c; "
+             "from workflow_scripts.training.settings import parse_settings; "
+             "print(json.dumps([c('curation', {})['dedup_min_overlap'], parse_settings({}).learning_rate]))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=workflow, capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ, "PYTHONPATH": str(workflow)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [0.7, 2e-05]

@@ -9,8 +9,8 @@ import sys
 from collections import Counter
 
 import pytest
-import yaml
 
+from workflow_scripts.config import load_config
 from workflow_scripts.curation import REASONS, run_curation
 from workflow_scripts.curation.load_pool import load_pool_frame
 from workflow_scripts.data import load_benchmark
@@ -20,7 +20,7 @@ EVAL_FILES = {"math500": "eval/math500.jsonl", "aime24": "eval/aime24.jsonl", "g
 
 @pytest.fixture(scope="module")
 def smoke_config(repo_root):
-    return yaml.safe_load((repo_root / "profiles/smoke/experiment.yaml").read_text())
+    return load_config(repo_root / "profiles/smoke/experiment.yaml")
 
 
 @pytest.fixture(scope="module")

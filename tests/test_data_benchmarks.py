@@ -113,7 +113,7 @@ def test_cli_writes_normalised_jsonl(tmp_path, shared_data, repo_root):
     missing = subprocess.run([sys.executable, "-m", "workflow_scripts.data", "--benchmark", "aime24",
                               "--source", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o.jsonl")],
                              cwd=repo_root, capture_output=True, text=True)
-    assert missing.returncode == 1 and "nope.jsonl" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and "nope.jsonl" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_hub_ids_take_the_datasets_path_and_fail_clearly_offline():

@@ -20,6 +20,7 @@ import pytest
 from workflow_scripts.data import load_benchmark
 from workflow_scripts.generation.budget_forcing import forcing_ids
 from workflow_scripts.generation.budgets import BudgetError
+from workflow_scripts.generation.engine import engine_settings
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
 from workflow_scripts.generation.natural_stop import natural_stop_stats
 from workflow_scripts.generation.pipeline import GenerationContext
@@ -312,7 +313,7 @@ def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_mode
     result = subprocess.run(common + ["--configs", json.dumps(configs)], cwd=repo_root, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     job = json.loads((out_dir / "job.json").read_text())
-    assert job["engine_starts"] == 1 and job["engine"] == ENGINE
+    assert job["engine_starts"] == 1 and job["engine"] == engine_settings(ENGINE)  # completed from the schema
     assert job["datasets"]["math500"]["resumed_ids"] == sorted(kept)
     regenerated = [i for d in job["datasets"].values() for i in d["generated_ids"]]
     assert sorted(regenerated + list(kept)) == sorted(r["id"] for r in records)  # each sample generated once

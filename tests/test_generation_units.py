@@ -7,16 +7,18 @@ tokenizer and real benchmark files are used throughout.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from workflow_scripts.config import ConfigError
 from workflow_scripts.data import load_benchmark
 from workflow_scripts.generation.budgets import (
     BudgetError, answer_limit, context_room, parse_budget, thinking_limit,
 )
 from workflow_scripts.generation.budget_forcing import forcing_ids
 from workflow_scripts.generation.cli import GenerationError, check_settings, job_configs, load_eval_sets, parse_args
-from workflow_scripts.generation.engine import Completion, EngineSettingsError, engine_settings
+from workflow_scripts.generation.engine import Completion, engine_settings
 from workflow_scripts.generation.methods import MethodError, MethodSpec
 from workflow_scripts.generation.natural_stop import natural_stop_stats, natural_stop_table, stopped_naturally
 from workflow_scripts.generation.prompts import (
@@ -246,16 +248,20 @@ def test_bad_method_specs(model, method, setting, message):
 
 
 def test_settings_and_engine_validation():
-    assert check_settings(SETTINGS) is SETTINGS
-    with pytest.raises(GenerationError, match="lacks"):
-        check_settings({"engine": {}})
-    with pytest.raises(GenerationError, match="answer_max_tokens"):
+    completed = check_settings(SETTINGS)
+    assert {k: completed[k] for k in ("answer_reserve_tokens", "answer_max_tokens")} == {
+        "answer_reserve_tokens": 16, "answer_max_tokens": 16}
+    assert completed["engine"]["max_model_len"] == 256 and completed["engine"]["enforce_eager"] is False  # a default
+    assert check_settings({})["engine"]["max_model_len"] == 32768  # the schema's default
+    with pytest.raises(ConfigError, match=re.escape("generation.answer_max_tokens: 0 is less than the minimum of 1")):
         check_settings({**SETTINGS, "answer_max_tokens": 0})
-    assert engine_settings({"dtype": "float32", "max_model_len": 64}) == {"dtype": "float32", "max_model_len": 64}
-    with pytest.raises(EngineSettingsError, match="gpu_mem"):
+    with pytest.raises(ConfigError, match="leaves no room to think"):
+        check_settings({**SETTINGS, "answer_reserve_tokens": 256})
+    assert engine_settings({"dtype": "float32", "max_model_len": 64}) == {
+        "dtype": "float32", "max_model_len": 64, "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9,
+        "enable_prefix_caching": False, "enforce_eager": False}
+    with pytest.raises(ConfigError, match=re.escape("generation.engine: unknown key(s) 'gpu_mem'")):
         engine_settings({"dtype": "float32", "max_model_len": 64, "gpu_mem": 1})
-    with pytest.raises(EngineSettingsError, match="max_model_len"):
-        engine_settings({"dtype": "float32"})
 
 
 def test_load_eval_sets_limits_and_errors(tmp_path):

@@ -207,7 +207,9 @@ def dry_run_resources(output: str) -> list[tuple[str, dict[str, str]]]:
 def test_production_profile_submits_gpu_rules_with_the_configs_gpu_count(tmp_path):
     """A dry run of the real experiment (config.yaml) through profiles/slurm: what each job would ask SLURM for."""
     workdir = copy_workflow(tmp_path / "workflow")
-    real = load_yaml(REPO_ROOT / "config.yaml")
+    from workflow_scripts.config import load_config
+
+    real = load_config(REPO_ROOT / "config.yaml")  # completed with the schema's defaults, as the workflow sees it
     dry = run_snakemake(["--profile", "profiles/slurm", "-n"], workdir, 300, "dry_run.log")
     assert dry.returncode == 0, dry.output[-4000:]
     jobs = dry_run_resources(dry.output)
@@ -264,9 +266,9 @@ def tiny_config(training_gpus: int) -> dict:
     """The smoke config cut to its smallest grid: one budget, 5 eval rows, 1 epoch, 2 pre-training
     steps; generation asks for 1 GPU per job (vLLM computes on the CPU beside a fake GPU), SFT for
     `training_gpus` (training refuses a GPU without CUDA: 1 makes it fail, 0 trains on the CPU)."""
-    from workflow_scripts.config import validate_config
+    from workflow_scripts.config import complete_config, merge_configs
 
-    config = load_yaml(PROFILES / "smoke" / "experiment.yaml")
+    config = load_yaml(PROFILES / "smoke" / "experiment.yaml")  # an overlay over config.yaml
     config["run_name"] = TINY_RUN
     config["synthetic_world"]["eval_size"] = 5
     # a barely pre-trained base model: the SLURM test checks the plumbing, not the model
@@ -279,11 +281,13 @@ def tiny_config(training_gpus: int) -> dict:
     generation["truncation"]["budgets"] = [budget]
     # one budget-forcing shard (the report describes the method), no class-conditional prompts
     generation["budget_forcing"].update(budgets=[budget], n={"default": [1]})
-    generation.pop("class_conditional", None)
+    generation["class_conditional"] = {"prompts": []}
     generation["models"] = ["sft"]  # the base-model baseline adds jobs but no SLURM path of its own
     generation["baseline"] = {"methods": ["truncation"], "budgets": [budget]}
     generation["gpus_per_job"] = 1
-    return validate_config(config)
+    # the overlay must make a valid config over config.yaml, as snakemake --configfile merges it
+    complete_config(merge_configs(load_yaml(REPO_ROOT / "config.yaml"), config))
+    return config
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_scripts.config import evaluation_grid
+from workflow_scripts.config import evaluation_grid, load_config
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 1500
@@ -50,7 +50,7 @@ def smoke_run(repo_root, tmp_path_factory):
     configfile = repo_root / "profiles" / "smoke" / "experiment.yaml"
     result = snakemake(repo_root, workdir, configfile)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
-    config = yaml.safe_load(configfile.read_text())
+    config = load_config(configfile)  # the overlay merged over config.yaml and completed, as the run saw it
     return workdir, configfile, config, workdir / "results" / config["run_name"]
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
 
+from workflow_scripts.config import ConfigError, load_config
 from workflow_scripts.training.batching import plan_batches
 from workflow_scripts.training.cli import launch_command
 from workflow_scripts.training.loss import causal_lm_loss, chunked_loss_sum, resolve_loss_kind, shifted_targets
-from workflow_scripts.training.settings import SettingsError, TrainingSettings, parse_settings
+from workflow_scripts.training.settings import TrainingSettings, parse_settings
 
 
 def _inputs(seed=0, batch=2, seq=9, hidden=8, vocab=50):
@@ -108,27 +109,28 @@ def test_batch_plan_micro_batch_is_capped_and_divides():
 
 
 def test_settings_defaults_are_s1s_and_configs_parse(repo_root):
-    s = TrainingSettings()
+    s = parse_settings({})  # every value from the schema's defaults
     assert (s.learning_rate, s.epochs, s.global_batch_size, s.warmup_ratio, s.lr_scheduler, s.weight_decay,
             s.adam_beta1, s.adam_beta2, s.block_size, s.gradient_checkpointing, s.bf16) == \
         (1e-5, 5, 16, 0.05, "cosine", 1e-4, 0.9, 0.95, 32768, True, True)
-    real = yaml.safe_load((repo_root / "config.yaml").read_text())["training"]
-    assert parse_settings(json.dumps(real)) == TrainingSettings(**real)
-    smoke = yaml.safe_load((repo_root / "profiles/smoke/experiment.yaml").read_text())["training"]
+    real = load_config()["training"]
+    assert parse_settings(json.dumps(real)) == TrainingSettings(**real) == s
+    smoke = load_config(repo_root / "profiles/smoke/experiment.yaml")["training"]
     assert parse_settings(smoke).gpus == 0
 
 
 @pytest.mark.parametrize("raw, message", [
-    ('{"learning_rate": 0}', "learning_rate must be a positive number"),
-    ('{"overlong": "cut"}', "overlong must be one of"),
-    ('{"fused_cross_entropy": "fast"}', "fused_cross_entropy must be one of"),
-    ('{"block_siz": 8}', "unknown training setting"),
-    ('{"gpus": -1}', "gpus must be an integer"),
+    ('{"learning_rate": 0}', "training.learning_rate: 0 is less than or equal to the minimum of 0"),
+    ('{"overlong": "cut"}', "training.overlong: 'cut' is not one of"),
+    ('{"fused_cross_entropy": "fast"}', "training.fused_cross_entropy: 'fast' is not one of"),
+    ('{"block_siz": 8}', "training: unknown key(s) 'block_siz'"),
+    ('{"gpus": -1}', "training.gpus: -1 is less than the minimum of 0"),
+    ('{"global_batch_size": 16, "gpus": 3}', "training.global_batch_size 16 is not divisible by training.gpus 3"),
     ("[1]", "must be a JSON object"),
     ("{", "not valid JSON"),
 ])
 def test_bad_settings_are_named(raw, message):
-    with pytest.raises(SettingsError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse_settings(raw)
 
 

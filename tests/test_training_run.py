@@ -114,14 +114,14 @@ def test_bf16_save_writes_bfloat16_safetensors_with_tokenizer(tmp_path):
 
     from workflow_scripts.training.batching import plan_batches
     from workflow_scripts.training.masking import set_pad_token
-    from workflow_scripts.training.settings import TrainingSettings
+    from workflow_scripts.training.settings import parse_settings
     from workflow_scripts.training.trainer import build_trainer, prepare_model, save_model, training_arguments
 
     tokenizer = tiny_base_model(tmp_path / "base")
     pad = set_pad_token(tokenizer)
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.float32)
     prepare_model(model, "chunked", False, tokenizer_size=len(tokenizer), pad_token_id=pad["pad_token_id"])
-    settings = TrainingSettings(bf16=False, gpus=0, gradient_checkpointing=False)
+    settings = parse_settings({"bf16": False, "gpus": 0, "gradient_checkpointing": False})
     args = training_arguments(settings, plan_batches(16, 1, 0), tmp_path / "trainer", 42, on_cuda=False,
                               deepspeed=False)
     trainer = build_trainer(model, args, [], pad["pad_token_id"], tokenizer=tokenizer)
@@ -144,7 +144,7 @@ def test_trainer_weights_each_sequence_equally_like_s1(tmp_path):
 
     from workflow_scripts.training.batching import plan_batches
     from workflow_scripts.training.masking import set_pad_token, tokenize_example
-    from workflow_scripts.training.settings import TrainingSettings
+    from workflow_scripts.training.settings import parse_settings
     from workflow_scripts.training.trainer import (
         build_trainer, make_step_logger, prepare_model, training_arguments,
     )
@@ -160,8 +160,8 @@ def test_trainer_weights_each_sequence_equally_like_s1(tmp_path):
     with torch.no_grad():
         means = [model(input_ids=torch.tensor([e["input_ids"]]), labels=torch.tensor([e["labels"]])).loss.item()
                  for e in examples]
-    settings = TrainingSettings(global_batch_size=2, micro_batch_size=1, bf16=False, gpus=0, max_steps=1,
-                                gradient_checkpointing=False, learning_rate=1e-3)
+    settings = parse_settings({"global_batch_size": 2, "micro_batch_size": 1, "bf16": False, "gpus": 0, "max_steps": 1,
+                               "gradient_checkpointing": False, "learning_rate": 1e-3})
     plan = plan_batches(2, 1, 0)
     assert plan.gradient_accumulation_steps == 2
     rows = []

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from workflow_scripts.config import ConfigError
 from workflow_scripts.world.build import build_world
 from workflow_scripts.world.pool import REASONS
 from workflow_scripts.world.questions import shares_ngram, words_alphanumeric, words_whitespace, ngrams
-from workflow_scripts.world.settings import WorldSettingsError, parse_world_settings
+from workflow_scripts.world.settings import parse_world_settings
 
 SMALL = {"pool_size": 200, "eval_size": 10, "model": {"pretrain_steps": 3}}
 POOL_COLUMNS = {"question", "solution", "cot_type", "source_type", "metadata", "thinking_trajectories",
@@ -377,15 +378,15 @@ def test_summary_reports_counts_model_and_time(summary, pool):
 # --- settings and CLI errors -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw, message", [
-    ({"pool_sise": 10}, "unknown synthetic_world key(s): pool_sise"),
-    ({"pool_size": 10}, "pool_size must be >= 50"),
-    ({"eval_size": "40"}, "eval_size must be an integer"),
-    ({"model": {"hidden_size": 64, "num_heads": 4}}, "head_dim"),
-    ({"model": {"num_heads": 4, "num_kv_heads": 3}}, "num_kv_heads"),
-    ({"model": {"depth": 2}}, "unknown synthetic_world.model key(s): depth"),
+    ({"pool_sise": 10}, "synthetic_world: unknown key(s) 'pool_sise'"),
+    ({"pool_size": 10}, "synthetic_world.pool_size: 10 is less than the minimum of 50"),
+    ({"eval_size": "40"}, "synthetic_world.eval_size: '40' is not of type 'integer'"),
+    ({"model": {"hidden_size": 64, "num_heads": 4}}, "head_dim = hidden_size/num_heads = 16 < 32"),
+    ({"model": {"num_heads": 4, "num_kv_heads": 3}}, "synthetic_world.model.num_heads 4 is not a multiple of synthetic_world.model.num_kv_heads 3"),
+    ({"model": {"depth": 2}}, "synthetic_world.model: unknown key(s) 'depth'"),
 ])
 def test_bad_settings_name_the_key(raw, message):
-    with pytest.raises(WorldSettingsError, match=re.escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse_world_settings(raw)
 
 
@@ -399,7 +400,7 @@ def test_cli_reports_bad_settings_without_traceback(tmp_path):
         [sys.executable, "-m", "workflow_scripts.world", "--settings", '{"pool_size": 1}', "--out-dir", str(tmp_path)],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
     )
-    assert result.returncode == 2 and "pool_size must be >= 50" in result.stderr
+    assert result.returncode == 2 and "synthetic_world.pool_size: 1 is less than the minimum of 50" in result.stderr
     assert "Traceback" not in result.stderr and not any(tmp_path.iterdir())
 
 

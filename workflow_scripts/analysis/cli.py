@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workflow_scripts.config.validate import complete_section
 from workflow_scripts.io import parse_json_object
 
 TSV_FLOAT = "%.6g"
@@ -101,7 +102,8 @@ def cmd_plots(args) -> int:
     failures = detect_failures(runs, samples, metrics)
     write_tsv(failures, out / "failures.tsv")
     failures_figure(runs, failures, out / "failures.png")
-    examples = choose_examples(samples, per_kind=int(settings.get("examples_per_method", 2)), seed=args.seed)
+    per_kind = complete_section("report", settings)["examples_per_method"]
+    examples = choose_examples(samples, per_kind=per_kind, seed=args.seed)
     from workflow_scripts.io import atomic_path
 
     with atomic_path(out / "examples.md") as tmp:

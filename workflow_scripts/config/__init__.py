@@ -1,6 +1,9 @@
-"""Configuration loading, schema validation and the evaluation grid."""
+"""Configuration: schema defaults and checks (the one source of settings), config-file overlays, the grid."""
 
-from workflow_scripts.config.validate import ConfigError, load_config, validate_config
 from workflow_scripts.config.grid import DATASETS, ShardSpec, evaluation_grid
+from workflow_scripts.config.validate import (
+    ConfigError, complete_config, complete_section, load_config, merge_configs, validate_config,
+)
 
-__all__ = ["ConfigError", "load_config", "validate_config", "DATASETS", "ShardSpec", "evaluation_grid"]
+__all__ = ["ConfigError", "complete_config", "complete_section", "load_config", "merge_configs", "validate_config",
+           "DATASETS", "ShardSpec", "evaluation_grid"]

@@ -79,11 +79,11 @@ def forcing_rounds(n_table: dict[str, Any], budget: int | str) -> list[int]:
 
 def _method_specs(model: str, method: str, generation: dict[str, Any], budgets=None) -> Iterator[ShardSpec]:
     if method == "truncation":
-        for budget in budgets or generation["truncation"]["budgets"]:
+        for budget in generation["truncation"]["budgets"] if budgets is None else budgets:
             yield ShardSpec(model, method, budget)
     elif method == "budget_forcing":
         forcing = generation["budget_forcing"]
-        for budget in budgets or forcing["budgets"]:
+        for budget in forcing["budgets"] if budgets is None else budgets:
             for n in forcing_rounds(forcing["n"], budget):
                 yield ShardSpec(model, method, budget, n)
     elif method == "class_conditional":
@@ -94,16 +94,15 @@ def _method_specs(model: str, method: str, generation: dict[str, Any], budgets=N
 
 
 def evaluation_grid(config: dict[str, Any]) -> list[ShardSpec]:
-    """Every shard the config asks for, sorted and without duplicates."""
+    """Every shard the (complete, see :func:`complete_config`) config asks for, sorted, without duplicates."""
     generation = config["generation"]
     specs: set[ShardSpec] = set()
-    for model in generation.get("models", ["sft"]):
+    for model in generation["models"]:
         if model == "sft":
             for method in METHODS:
-                if method in generation:
-                    specs.update(_method_specs("sft", method, generation))
+                specs.update(_method_specs("sft", method, generation))
         elif model == "base":
-            baseline = generation.get("baseline", {})
-            for method in baseline.get("methods", ["truncation"]):
-                specs.update(_method_specs("base", method, generation, baseline.get("budgets")))
+            baseline = generation["baseline"]
+            for method in baseline["methods"]:
+                specs.update(_method_specs("base", method, generation, baseline["budgets"]))
     return sorted(specs, key=lambda s: (s.model, s.method, str(s.budget), s.n, str(s.prompt)))

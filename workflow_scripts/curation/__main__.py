@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from workflow_scripts.curation.errors import CurationError
+from workflow_scripts.errors import report_user_error
 from workflow_scripts.io import parse_json_object
 
 
@@ -53,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_curation(raw, pool_settings["columns"], settings, eval_records,
                               tokenizer_source=args.tokenizer, seed=args.seed, progress=not args.no_progress)
     except (CurationError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_user_error(error)
     result.summary["pool_source"] = args.pool
     write_outputs(result, args.out_dir)
     write_plots(Path(args.out_dir), result.summary["stages"], result.pool, result.quality_pool, result.curated)

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from workflow_scripts.curation.decontaminate import contamination_and_table
-from workflow_scripts.curation.dedup import MAX_GRAM_ROWS, MIN_OVERLAP, duplicates_in_table
+from workflow_scripts.config.validate import complete_section
+from workflow_scripts.curation.dedup import duplicates_in_table
 from workflow_scripts.curation.difficulty import qwen_solved
 from workflow_scripts.curation.errors import CurationError
 from workflow_scripts.curation.load_pool import canonicalise, derive_gemini_correct, derive_trace_tokens
@@ -33,7 +34,6 @@ from workflow_scripts.curation.select import select
 from workflow_scripts.curation.summary import build_summary, dropped_frame
 
 STAGES = ("quality", "gemini", "format", "decontamination", "dedup", "difficulty", "selection")
-DEFAULT_ASY_SOURCES = ("aime",)
 
 
 @dataclass
@@ -43,21 +43,6 @@ class CurationResult:
     summary: dict
     quality_pool: pd.DataFrame = field(repr=False, default=None)  # rows that passed the quality filters
     pool: pd.DataFrame = field(repr=False, default=None)
-
-
-def check_settings(settings: dict) -> dict:
-    """Validate the curation settings against the config schema's ``curation`` section."""
-    import jsonschema
-    import yaml
-
-    from workflow_scripts.config.validate import SCHEMA_PATH
-
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["curation"]
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(settings), key=lambda e: list(map(str, e.path)))
-    if errors:
-        lines = "; ".join(f"curation.{'/'.join(map(str, e.path)) or '<section>'}: {e.message}" for e in errors)
-        raise CurationError(f"invalid curation settings: {lines}")
-    return settings
 
 
 def _check_eval_records(eval_records: list[dict]) -> Counter:
@@ -116,8 +101,8 @@ def _row_check(check: Callable) -> Callable[[pd.DataFrame], list]:
 
 def run_curation(raw: pd.DataFrame, mapping: dict, settings: dict, eval_records: list[dict],
                  tokenizer_source: str | None = None, seed: int = 42, progress: bool = True) -> CurationResult:
-    check_settings(settings)
-    n = int(settings.get("ngram", 8))
+    settings = complete_section("curation", settings)  # partial settings (tests, hand runs) get the defaults
+    n = settings["ngram"]
     eval_counts = _check_eval_records(eval_records)
     pool, absent = canonicalise(raw, mapping)
     derived = {}
@@ -132,14 +117,14 @@ def run_curation(raw: pd.DataFrame, mapping: dict, settings: dict, eval_records:
 
     ledger = _Ledger(pool, verbose=progress)
     ledger.apply("quality", _row_check(missing_or_api_error)(ledger.frame()))
-    require_gemini = bool(settings.get("require_gemini_correct", True))
+    require_gemini = settings["require_gemini_correct"]
     if require_gemini:
         ledger.apply("gemini", _row_check(gemini_wrong)(ledger.frame()))
     else:
         ledger.apply("gemini", [None] * len(ledger.alive))
     quality_pool = ledger.frame().copy()
 
-    asy_sources = settings.get("asy_allowed_sources", DEFAULT_ASY_SOURCES)
+    asy_sources = settings["asy_allowed_sources"]
     problems = format_problems(ledger.frame(), asy_sources)
     ledger.apply("format", [None if p is None else (p[0], f"matched {p[1]!r}", {}) for p in problems])
 
@@ -159,8 +144,8 @@ def run_curation(raw: pd.DataFrame, mapping: dict, settings: dict, eval_records:
     keep = np.array([False] * len(eval_records) + [e is None for e in contamination], dtype=bool)
     frame = ledger.frame()
     duplicates = duplicates_in_table(table.subset(keep), frame["row_index"].tolist(), frame["trace_tokens"].tolist(),
-                                     min_overlap=float(settings.get("dedup_min_overlap", MIN_OVERLAP)),
-                                     max_gram_rows=int(settings.get("dedup_max_gram_rows", MAX_GRAM_ROWS)))
+                                     min_overlap=settings["dedup_min_overlap"],
+                                     max_gram_rows=settings["dedup_max_gram_rows"])
     ledger.apply("dedup", [
         None if e is None else (
             "duplicate", f"cluster {e['cluster_id']} ({e['cluster_size']} rows), kept row {e['representative']}",

@@ -43,9 +43,9 @@ def _domain_ranks(frame: pd.DataFrame) -> pd.Series:
 
 def mandatory_rows(candidates: pd.DataFrame, settings: dict) -> pd.Series:
     """keep_reason per candidate ("keep_all_source", "long_trace") or None."""
-    keep_all = settings.get("keep_all_sources", [])
-    long_sources = settings.get("long_trace_sources", [])
-    min_tokens = settings.get("long_trace_min_tokens", 5600)
+    keep_all = settings["keep_all_sources"]
+    long_sources = settings["long_trace_sources"]
+    min_tokens = settings["long_trace_min_tokens"]
     reasons = []
     for source, tokens, gemini in zip(candidates["source_type"], candidates["trace_tokens"], candidates["gemini_correct"]):
         if not gemini:
@@ -86,11 +86,11 @@ def length_biased_rank(rng: np.random.Generator, size: int) -> int:
 
 
 def select(candidates: pd.DataFrame, settings: dict, seed: int) -> Selection:
-    target = int(settings.get("target_size", 1000))
-    mode = settings.get("domain_sampling", "uniform")
+    target = settings["target_size"]
+    mode = settings["domain_sampling"]
     if mode not in ("uniform", "benchmark_after"):
         raise CurationError(f"curation.domain_sampling must be uniform or benchmark_after, got {mode!r}")
-    switch_after = int(settings.get("benchmark_weighted_after", 700))
+    switch_after = settings["benchmark_weighted_after"]
     rng = np.random.default_rng(seed)
     candidates = candidates.sort_values("row_index", kind="mergesort")
     ranks_at_start = _domain_ranks(candidates)
@@ -116,7 +116,7 @@ def select(candidates: pd.DataFrame, settings: dict, seed: int) -> Selection:
     for domain, index in ordered.groupby("domain", sort=True).groups.items():
         queues[str(domain)] = list(index)
     filled = Counter(mandatory["domain"])
-    weights = benchmark_domain_weights(candidates, settings.get("keep_all_sources", [])) if mode == "benchmark_after" else {}
+    weights = benchmark_domain_weights(candidates, settings["keep_all_sources"]) if mode == "benchmark_after" else {}
 
     picks, pick_ranks, pick_domains = [], [], []
     while len(mandatory) + len(picks) < target and queues:

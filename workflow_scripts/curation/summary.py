@@ -73,7 +73,7 @@ def build_summary(pool, curated, dropped, stage_counts, eval_counts, absent, der
                                 + ", ".join(FORMAT_REASONS),
         "decontamination": {
             "eval_rows": dict(sorted(eval_counts.items())),
-            "ngram": int(settings.get("ngram", 8)),
+            "ngram": settings["ngram"],
             "dropped_by_benchmark": dict(sorted(Counter(contaminated["eval_benchmark"]).items())) if len(contaminated) else {},
             # Frequent evidence grams reveal boilerplate hits ("where m and n are relatively prime ...").
             "top_evidence_ngrams": [
@@ -86,8 +86,8 @@ def build_summary(pool, curated, dropped, stage_counts, eval_counts, absent, der
             "rows_in_clusters": int(sum(dedup_sizes)),
             "largest_cluster": int(dedup_sizes[0]) if dedup_sizes else 0,
             "representative_rule": REPRESENTATIVE_RULE,
-            "link_rule": LINK_RULE.replace(f"{MIN_OVERLAP:.0%}", f"{float(settings.get('dedup_min_overlap', MIN_OVERLAP)):.0%}")
-                                  .replace(f"than {MAX_GRAM_ROWS}", f"than {int(settings.get('dedup_max_gram_rows', MAX_GRAM_ROWS))}"),
+            "link_rule": LINK_RULE.replace(f"{MIN_OVERLAP:.0%}", f"{settings['dedup_min_overlap']:.0%}")
+                                  .replace(f"than {MAX_GRAM_ROWS}", f"than {settings['dedup_max_gram_rows']}"),
         },
         "absent_columns": absent,
         "derived_features": derived,

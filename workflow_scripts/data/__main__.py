@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from workflow_scripts.data.benchmarks import BENCHMARKS, DataError, load_benchmark, record_settings
+from workflow_scripts.errors import report_user_error
 from workflow_scripts.io import parse_json_object, write_jsonl
 
 
@@ -25,8 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         records = load_benchmark(args.benchmark, args.source, args.seed, split=split, subset=subset)
     except (DataError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_user_error(error)
     write_jsonl(args.output, records)
     print(f"{args.benchmark}: wrote {len(records)} records to {args.output}")
     return 0

@@ -12,11 +12,12 @@ from typing import Any, Callable
 import numpy as np
 
 from workflow_scripts.data.sources import load_rows
+from workflow_scripts.errors import UserError
 
 LETTERS = "ABCD"
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """An evaluation source lacks a column or holds an unusable value; the message says which."""
 
 

@@ -19,12 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workflow_scripts.errors import UserError, report_user_error
 from workflow_scripts.io import parse_json_object, read_jsonl, write_json
 
-REQUIRED_SETTINGS = ("engine", "answer_reserve_tokens", "answer_max_tokens")
-
-
-class GenerationError(ValueError):
+class GenerationError(UserError):
     """Bad CLI input; the message names the argument or file."""
 
 
@@ -54,16 +52,10 @@ def _json_arg(name: str, text: str) -> Any:
 
 
 def check_settings(settings: Any) -> dict[str, Any]:
-    if not isinstance(settings, dict):
-        raise GenerationError(f"--settings must be a JSON object, got {type(settings).__name__}")
-    missing = [k for k in REQUIRED_SETTINGS if k not in settings]
-    if missing:
-        raise GenerationError(f"--settings lacks {missing}")
-    for key in ("answer_reserve_tokens", "answer_max_tokens"):
-        value = settings[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise GenerationError(f"generation.{key} must be a positive integer, got {value!r}")
-    return settings
+    """The generation settings completed from the schema's defaults and checked (ConfigError names the key)."""
+    from workflow_scripts.config.validate import complete_section
+
+    return complete_section("generation", settings)
 
 
 def load_eval_sets(paths: list[str], limits: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -248,9 +240,8 @@ def main(argv=None) -> int:
 
     try:
         jobs = run(args)
-    except (GenerationError, MethodError, EngineSettingsError, BudgetError, PromptError, ShardError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (UserError, MethodError, EngineSettingsError, BudgetError, PromptError, ShardError) as error:
+        return report_user_error(error)
     for job in jobs:
         print(f"done {job['model_name']}/{job['method']}/{job['setting']}: {job['engine_starts']} engine start(s), "
               f"{job['generated_tokens']} generated tokens, {job['wall_time_s']} s", flush=True)

@@ -18,13 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-ENGINE_KEYS = ("dtype", "tensor_parallel_size", "gpu_memory_utilization", "max_model_len",
-               "enable_prefix_caching", "enforce_eager", "max_num_seqs")
-REQUIRED_ENGINE_KEYS = ("dtype", "max_model_len")
+from workflow_scripts.errors import UserError
 
-
-class EngineSettingsError(ValueError):
-    """The engine section of the config is unusable; the message names the key."""
+class EngineSettingsError(UserError):
+    """The model does not fit its settings (e.g. a tokenizer larger than the embedding); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -45,16 +42,10 @@ class EngineStats:
 
 
 def engine_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Validated vLLM engine arguments from ``generation.engine``."""
-    if not isinstance(settings, dict):
-        raise EngineSettingsError(f"generation.engine must be a mapping, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(ENGINE_KEYS))
-    if unknown:
-        raise EngineSettingsError(f"unknown generation.engine key(s) {unknown}; allowed: {list(ENGINE_KEYS)}")
-    missing = [k for k in REQUIRED_ENGINE_KEYS if k not in settings]
-    if missing:
-        raise EngineSettingsError(f"generation.engine lacks {missing}")
-    return {k: settings[k] for k in ENGINE_KEYS if k in settings}
+    """vLLM engine arguments: ``generation.engine`` completed from the schema's defaults and checked."""
+    from workflow_scripts.config.validate import complete_section
+
+    return complete_section("generation.engine", settings)
 
 
 def _cpu_defaults(tensor_parallel_size: int) -> None:
@@ -84,7 +75,7 @@ class Engine:
         self.seed = seed
         self.progress = progress
         self.stats = EngineStats()
-        _cpu_defaults(int(self.settings.get("tensor_parallel_size", 1)))
+        _cpu_defaults(self.settings["tensor_parallel_size"])
         started = time.perf_counter()
         from vllm import LLM
 

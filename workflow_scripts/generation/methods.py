@@ -45,7 +45,7 @@ class MethodSpec:
             if prompt_format == "direct":
                 raise MethodError("budget forcing needs the thinking format; the base model has none "
                                   "(remove budget_forcing from generation.baseline.methods)")
-            forcing_string = (settings.get("budget_forcing") or {}).get("string", "Wait")
+            forcing_string = settings["budget_forcing"]["string"]
             if not isinstance(forcing_string, str) or not forcing_string:
                 raise MethodError(f"generation.budget_forcing.string must be a non-empty string, got {forcing_string!r}")
             if shard.n < 1:

