@@ -1,4 +1,5 @@
-"""Shared fixtures. Real data comes from ../shared/data beside the repository root."""
+"""Shared fixtures. Real data comes from $S1_TEST_DATA (default ../shared/data beside the repository;
+`make test-data` downloads it there)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from workflow_scripts.fetch_test_data import data_dir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -21,7 +24,7 @@ os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "0-1")
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = data_dir()
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +34,9 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data; a missing folder is a failure (never a skip), in CI and here."""
+    """$S1_TEST_DATA (default ../shared/data); a missing folder is a failure (never a skip), in CI and here."""
     if not (SHARED_DATA / "math500" / "test.jsonl").exists():
-        pytest.fail(f"real benchmark data missing: expected {SHARED_DATA} (see its README)")
+        pytest.fail(f"real benchmark data missing: expected {SHARED_DATA} (run `make test-data`, or set S1_TEST_DATA)")
     return SHARED_DATA
 
 

@@ -9,6 +9,10 @@ Inside a SLURM job (``SLURM_JOB_ID`` set) the scheduler has already assigned the
 devices through ``CUDA_VISIBLE_DEVICES``: the wrapper keeps that assignment, claims
 nothing, and fails clearly when SLURM assigned fewer devices than the rule needs.
 
+Before CMD starts, a job that needs GPUs checks that CUDA initialises (``driver.py``): on a
+driver too old for the pinned GPU stack it fails with one line naming the driver version and
+the requirement, instead of deep inside torch or vLLM.
+
 Every decision is logged to stderr, which the rule sends to its log file.
 """
 
@@ -21,10 +25,12 @@ from typing import Mapping, Sequence
 
 from workflow_scripts.gpu.claim import GpuClaimError, claim_devices, default_lock_dir
 from workflow_scripts.gpu.devices import DeviceDetectionError, device_pool, parse_visible_devices
+from workflow_scripts.gpu.driver import cuda_problem
 
 TIMEOUT_ENV = "S1_GPU_WAIT_TIMEOUT"
 EXIT_CLAIM_FAILED = 75  # EX_TEMPFAIL: no devices now, or the request cannot be met
 EXIT_NOT_FOUND = 127
+EXIT_NO_CUDA = 78  # EX_CONFIG: the machine's driver cannot run the GPU stack
 
 
 def log(message: str) -> None:
@@ -107,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GpuClaimError, DeviceDetectionError) as error:
         log(f"error: {error}")
         return EXIT_CLAIM_FAILED
+    problem = cuda_problem(env) if args.gpus > 0 else None
+    if problem:
+        if claim is not None:
+            claim.release()
+        log(f"error: {problem}")
+        return EXIT_NO_CUDA
     try:
         os.execvpe(args.command[0], args.command, env)
     except OSError as error:
