@@ -261,3 +261,43 @@ def test_a_schema_default_changed_in_one_place_reaches_every_stage(repo_root, tm
                           env={**__import__("os").environ, "PYTHONPATH": str(workflow)})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [0.7, 2e-05]
+
+
+# --- overlays ---------------------------------------------------------------------------------------
+
+def readme_override(repo_root) -> str:
+    """The example override file of the README's config reference."""
+    readme = (repo_root / "README.md").read_text()
+    return re.search(r"```yaml\n# my.yaml\n(.*?)```", readme, re.S).group(1)
+
+
+def test_overlays_merge_over_config_yaml_like_snakemake(repo_root, tmp_path):
+    override = tmp_path / "my.yaml"
+    override.write_text(readme_override(repo_root))
+    config = load_config(override)
+    generation = config["generation"]
+    assert generation["truncation"]["budgets"] == [500, 1000]  # lists are replaced
+    assert generation["budget_forcing"]["n"] == {"default": [1]}  # given, so the default table is not used
+    assert generation["budget_forcing"]["string"] == "Wait" and generation["class_conditional"]["prompts"] == ["short", "long"]
+    assert config["training"]["epochs"] == 3 and config["training"]["learning_rate"] == 1e-5  # mappings merge
+    assert config["model"]["base"] == "Qwen/Qwen2.5-3B-Instruct"  # the rest is config.yaml's
+    smoke = load_config(repo_root / "profiles" / "smoke" / "experiment.yaml")
+    assert smoke["synthetic_world"]["pool_size"] == 1200 and smoke["eval_sets"]["gpqa"]["subset"] == "gpqa_diamond"
+    assert smoke["pool"]["columns"]["trace_tokens"] == "thinking_length" and smoke["pool"]["columns"]["question"] == "question"
+
+
+def test_the_readme_override_runs_over_the_real_experiment(repo_root, tmp_path):
+    """snakemake --configfile my.yaml (a dry run of the real experiment): the jobs of the override's grid."""
+    override = tmp_path / "my.yaml"
+    override.write_text(readme_override(repo_root))
+    grid = evaluation_grid(load_config(override))
+    dry = snakemake_dry_run(repo_root, "--printshellcmds", "--configfile", str(override))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "is extended by additional config" in dry.stdout + dry.stderr  # Snakemake's own merge message
+    commands = shell_commands(dry)
+    generate = [c for c in commands if "workflow_scripts.generation" in c]
+    assert len(generate) == len(grid) == 2 + 2 + 2 + 1  # truncation, forcing (n=1), short/long, base unbounded
+    assert sorted(re.search(r"--setting (\S+)", c).group(1) for c in generate if "--model-name sft" in c) == sorted(
+        ["B500", "B1000", "B500-n1", "B1000-n1", "short", "long"])
+    sft = next(c for c in commands if "workflow_scripts.training" in c)
+    assert '"epochs": 3' in sft and '"learning_rate": 1e-05' in sft

@@ -22,11 +22,13 @@ pytestmark = pytest.mark.slow
 TIMEOUT_S = 1500
 
 
-def snakemake(repo_root, workdir, configfile, *args, timeout=TIMEOUT_S):
+def snakemake(repo_root, workdir, configfiles, *args, timeout=TIMEOUT_S):
+    """snakemake in workdir with config.yaml and then each of ``configfiles`` merged over it."""
+    configfiles = [configfiles] if not isinstance(configfiles, (list, tuple)) else configfiles
     command = [
         sys.executable, "-m", "snakemake", "--snakefile", str(repo_root / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2",
-        "--resources", "gpu=0", *args,
+        "--directory", str(workdir), "--cores", "2", "--resources", "gpu=0", *args,
+        "--configfile", *map(str, configfiles),  # last: --configfile takes every word after it
     ]
     return subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=timeout)
 
@@ -86,27 +88,36 @@ def test_truncation_accuracy_rises_with_the_budget(smoke_run):
     assert pooled.iloc[-1] > pooled.iloc[0] + 0.2, pooled.to_dict()
 
 
-def test_changing_one_budget_reruns_only_its_shards(repo_root, smoke_run, tmp_path):
-    workdir, _, config, results = smoke_run
-    changed = copy.deepcopy(config)
-    budgets = changed["generation"]["truncation"]["budgets"]
-    old = next(b for b in budgets if b != "unbounded" and b not in changed["generation"]["budget_forcing"]["budgets"])
+def test_a_three_key_override_reruns_only_what_it_changes(repo_root, smoke_run, tmp_path):
+    """An override file over the smoke overlay (over config.yaml): one budget changed, one
+    class-conditional prompt dropped, fewer examples. Only the new budget's shards are generated."""
+    workdir, configfile, config, results = smoke_run
+    budgets = list(config["generation"]["truncation"]["budgets"])
+    old = next(b for b in budgets if b != "unbounded" and b not in config["generation"]["budget_forcing"]["budgets"])
     new = old + 1
     budgets[budgets.index(old)] = new
-    configfile = tmp_path / "changed.yaml"
-    configfile.write_text(yaml.safe_dump(changed))
+    override = tmp_path / "override.yaml"
+    override.write_text(yaml.safe_dump({
+        "generation": {"truncation": {"budgets": budgets}, "class_conditional": {"prompts": ["short"]}},
+        "report": {"examples_per_method": 2},
+    }))
+    assert load_config(configfile, override)["generation"]["budget_forcing"] == config["generation"]["budget_forcing"]
 
-    dry = snakemake(repo_root, workdir, configfile, "-n", timeout=300)
+    dry = snakemake(repo_root, workdir, [configfile, override], "-n", timeout=300)
     assert dry.returncode == 0, dry.stderr[-4000:]
     jobs = planned_jobs(dry)
     assert [j for j in jobs if j.startswith("generate")] == [f"generate_sft_B{new}"], jobs
     assert jobs.count("grade") == 3, jobs  # one per dataset of the new budget
     assert "sft" not in jobs and "curate" not in jobs and "synthetic_world" not in jobs
+    assert {"metrics", "plots", "research_report"} <= set(jobs)
     assert f"truncation/B{new}/" in dry.stdout + dry.stderr
 
     before = {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl")}
-    run = snakemake(repo_root, workdir, configfile)
+    run = snakemake(repo_root, workdir, [configfile, override])
     assert run.returncode == 0, run.stderr[-4000:]
     after = {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl")}
     touched = {p.relative_to(results).parts[:4] for p in after if before.get(p) != after[p]}
     assert touched == {("generation", "sft", "truncation", f"B{new}")}
+    runs = pd.read_csv(results / "analysis" / "runs.tsv", sep="\t", dtype={"budget": str, "setting": str})
+    assert str(new) in set(runs[runs.method == "truncation"].budget) and str(old) not in set(runs.budget)
+    assert set(runs[runs.method == "class_conditional"].setting) == {"short"}
