@@ -25,28 +25,60 @@ rule metrics:
 rule plots:
     input:
         runs=f"{RESULTS}/analysis/runs.tsv",
-        metrics=f"{RESULTS}/analysis/metrics.tsv",
-        graded=shard_paths("graded"),
     output:
         scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
         methods=report(f"{RESULTS}/analysis/methods.png", caption="../report/methods.rst", category="Scaling"),
-        failures=f"{RESULTS}/analysis/failures.tsv",
-        failures_plot=report(f"{RESULTS}/analysis/failures.png", caption="../report/failures.rst", category="Scaling"),
-        examples=report(f"{RESULTS}/analysis/examples.md", caption="../report/examples.rst", category="Examples"),
-        examples_index=f"{RESULTS}/analysis/examples.tsv",
-    params:
-        settings=as_json(config["report"]),
-        seed=config["seed"],
-        out_dir=lambda w, output: os.path.dirname(output.scaling),
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/plots.log",
     shell:
-        "python -m workflow_scripts.analysis plots --runs {input.runs} --metrics {input.metrics} --graded {input.graded}"
-        " --settings {params.settings:q} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m workflow_scripts.analysis plots --runs {input.runs} --scaling {output.scaling}"
+        " --methods {output.methods} > {log} 2>&1"
 
 
+rule failures:
+    input:
+        runs=f"{RESULTS}/analysis/runs.tsv",
+        metrics=f"{RESULTS}/analysis/metrics.tsv",
+        graded=shard_paths("graded"),
+    output:
+        table=f"{RESULTS}/analysis/failures.tsv",
+        figure=report(f"{RESULTS}/analysis/failures.png", caption="../report/failures.rst", category="Scaling"),
+    params:
+        graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.table)), "graded"),
+    conda:
+        CONDA_ENV
+    log:
+        f"{LOGS}/failures.log",
+    shell:
+        "python -m workflow_scripts.analysis failures --runs {input.runs} --metrics {input.metrics}"
+        " --graded {input.graded} --graded-dir {params.graded_dir} --table {output.table}"
+        " --figure {output.figure} > {log} 2>&1"
+
+
+rule examples:
+    input:
+        graded=shard_paths("graded"),
+    output:
+        markdown=report(f"{RESULTS}/analysis/examples.md", caption="../report/examples.rst", category="Examples"),
+        index=f"{RESULTS}/analysis/examples.tsv",
+    params:
+        settings=as_json(config["report"]),
+        seed=config["seed"],
+        graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.index)), "graded"),
+    conda:
+        CONDA_ENV
+    log:
+        f"{LOGS}/examples.log",
+    shell:
+        "python -m workflow_scripts.analysis examples --graded {input.graded} --graded-dir {params.graded_dir}"
+        " --settings {params.settings:q} --seed {params.seed} --markdown {output.markdown}"
+        " --index {output.index} > {log} 2>&1"
+
+
+# Every file the report reads is an input here (named as report.py knows them), passed to the
+# CLI as one JSON mapping; optional ones (test results, benchmark predictions) only when they exist.
 rule research_report:
     input:
         metrics=f"{RESULTS}/analysis/metrics.tsv",
@@ -54,26 +86,37 @@ rule research_report:
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         differences=f"{RESULTS}/analysis/paired_differences.tsv",
         failures=f"{RESULTS}/analysis/failures.tsv",
+        failures_plot=f"{RESULTS}/analysis/failures.png",
         examples=f"{RESULTS}/analysis/examples.md",
         examples_index=f"{RESULTS}/analysis/examples.tsv",
         scaling=f"{RESULTS}/analysis/scaling.png",
         methods=f"{RESULTS}/analysis/methods.png",
-        failures_plot=f"{RESULTS}/analysis/failures.png",
         audit=f"{RESULTS}/analysis/grader_audit.json",
         curation=f"{RESULTS}/curation/summary.json",
+        curation_stages=f"{RESULTS}/curation/plots/stages.png",
+        curation_domains=f"{RESULTS}/curation/plots/domains.png",
+        curation_sources=f"{RESULTS}/curation/plots/sources.png",
+        curation_lengths=f"{RESULTS}/curation/plots/trace_lengths.png",
         sft=f"{RESULTS}/sft/summary.json",
-        jobs=[f"{RESULTS}/generation/{s.model}/{s.method}/{s.setting}/job.json" for s in GRID],
+        loss_curve=f"{RESULTS}/sft/loss_curve.png",
+        jobs=[f"{generation_dir(spec)}/job.json" for spec in GRID],
+        benchmarks=local_inputs(os.path.join(workflow.basedir, "benchmarks", "RESULTS.md")),
+        tests=local_inputs(f"{RESULTS}/tests/junit.xml"),
         template=os.path.join(workflow.basedir, "report", "REPORT.md.j2"),
     output:
-        report(f"{RESULTS}/REPORT.md", caption="../report/research_report.rst", category="Scaling",
-               subcategory="Research report"),
+        report(
+            f"{RESULTS}/REPORT.md",
+            caption="../report/research_report.rst",
+            category="Scaling",
+            subcategory="Research report",
+        ),
     params:
+        inputs=lambda w, input: as_json({name: files for name, files in input.items() if name != "template"}),
         config_json=as_json(config),
-        results=lambda w, output: os.path.dirname(output[0]),
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/research_report.log",
     shell:
-        "python -m workflow_scripts.analysis report --results {params.results} --template {input.template}"
+        "python -m workflow_scripts.analysis report --inputs {params.inputs:q} --template {input.template}"
         " --config-json {params.config_json:q} --output {output} > {log} 2>&1"

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from test_analysis_records import run_samples, sample, write_shards
+from test_report import report_inputs
 from workflow_scripts.analysis.examples import KINDS, choose_examples, examples_markdown
 from workflow_scripts.analysis.failures import detect_failures
 from workflow_scripts.analysis.metrics import run_table
@@ -138,9 +139,15 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert set(natural["budget"]) == {"16", "64", "unbounded"}
     assert natural.set_index(["model", "dataset", "budget"]).loc[("sft", "gpqa", "16"), "share"] == 0.0
 
-    done = _cli("plots", "--runs", str(analysis / "runs.tsv"), "--metrics", str(analysis / "metrics.tsv"),
-                "--graded", *map(str, shards), "--settings",
-                json.dumps({"examples_per_method": 1}), "--seed", "42", "--out-dir", str(analysis))
+    runs_tsv, graded = str(analysis / "runs.tsv"), ["--graded", *map(str, shards), "--graded-dir", str(results / "graded")]
+    done = _cli("plots", "--runs", runs_tsv, "--scaling", str(analysis / "scaling.png"),
+                "--methods", str(analysis / "methods.png"))
+    assert done.returncode == 0, done.stderr
+    done = _cli("failures", "--runs", runs_tsv, "--metrics", str(analysis / "metrics.tsv"), *graded,
+                "--table", str(analysis / "failures.tsv"), "--figure", str(analysis / "failures.png"))
+    assert done.returncode == 0, done.stderr
+    done = _cli("examples", *graded, "--settings", json.dumps({"examples_per_method": 1}), "--seed", "42",
+                "--markdown", str(analysis / "examples.md"), "--index", str(analysis / "examples.tsv"))
     assert done.returncode == 0, done.stderr
     for name in ("scaling.png", "methods.png", "failures.png", "failures.tsv", "examples.md", "examples.tsv"):
         assert (analysis / name).exists(), name
@@ -151,7 +158,8 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
               "training": {"epochs": 1, "learning_rate": 0.001, "global_batch_size": 4, "block_size": 128},
               "generation": generation}
     report = results / "REPORT.md"
-    done = _cli("report", "--results", str(results), "--template", str(repo_root / "report" / "REPORT.md.j2"),
+    inputs = json.dumps(report_inputs(results, config))
+    done = _cli("report", "--inputs", inputs, "--template", str(repo_root / "report" / "REPORT.md.j2"),
                 "--config-json", json.dumps(config), "--output", str(report), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     text = report.read_text()
@@ -165,7 +173,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "| sft | aime24 | truncation | 3 |" in text  # the metrics table row
     assert "**control_exceed** (the brief)" in text  # definitions come from the code
     first = report.read_bytes()
-    assert _cli("report", "--results", str(results), "--template", str(repo_root / "report" / "REPORT.md.j2"),
+    assert _cli("report", "--inputs", inputs, "--template", str(repo_root / "report" / "REPORT.md.j2"),
                 "--config-json", json.dumps(config), "--output", str(report), cwd=tmp_path).returncode == 0
     assert report.read_bytes() == first
 
@@ -179,7 +187,7 @@ def test_analysis_cli_reports_bad_input(tmp_path):
     assert done.returncode == 2 and "--settings is not valid JSON" in done.stderr
     runs = tmp_path / "runs.tsv"
     runs.write_text("model\tdataset\nsft\tmath500\n")
-    done = _cli("plots", "--runs", str(runs), "--metrics", str(runs), "--graded", str(broken), "--settings", "{}",
-                "--out-dir", str(tmp_path))
+    done = _cli("failures", "--runs", str(runs), "--metrics", str(runs), "--graded", str(broken),
+                "--table", str(tmp_path / "f.tsv"), "--figure", str(tmp_path / "f.png"))
     assert done.returncode == 2 and "not a runs table, missing column(s) method" in done.stderr
     assert "Traceback" not in done.stderr

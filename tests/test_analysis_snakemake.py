@@ -15,15 +15,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
-from workflow_scripts.analysis.cli import read_runs
 from workflow_scripts.analysis.metrics import budget_trend
+from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.config import evaluation_grid, load_config
 from workflow_scripts.io import read_jsonl
 
 pytestmark = pytest.mark.slow
 
-ALLOWED = ["grade", "grader_audit", "metrics", "plots", "research_report", "all"]
+ALLOWED = ["grade", "grader_audit", "metrics", "plots", "failures", "examples", "research_report", "all"]
 QUESTIONS = 6
 
 
@@ -88,6 +89,11 @@ def smoke_run(tmp_path_factory, repo_root, shared_data):
                                     "examples_trained": 300, "tokens_seen": 1000})):
         (results / stage).mkdir(parents=True)
         (results / stage / "summary.json").write_text(json.dumps(payload))
+    # the curation and training figures the report embeds (their rules are not allowed here)
+    for figure in ("curation/plots/stages.png", "curation/plots/domains.png", "curation/plots/sources.png",
+                   "curation/plots/trace_lengths.png", "sft/loss_curve.png"):
+        (results / figure).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(results / figure)
     base = [sys.executable, "-m", "snakemake", "--snakefile", str(repo_root / "Snakefile"), "--directory", str(work),
             "--configfile", str(work / "config.yaml"), "--cores", "2", "--allowed-rules", *ALLOWED]
     run = subprocess.run(base, capture_output=True, text=True, timeout=600)
@@ -126,6 +132,7 @@ def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):
     text = (results / "REPORT.md").read_text()
     assert "**math500**" in text and "**20/20** reference solutions graded correct (100.0 %)" in text
     assert "![Scaling: accuracy vs. mean thinking tokens](analysis/scaling.png)" in text
+    assert "![Curation: rows per stage](curation/plots/stages.png)" in text  # a declared input of the report
     html = (work / "report.html").read_text()
     assert "run <tt class=\\\"docutils literal\\\">smoke</tt>" in html  # workflow.rst, rendered
     for caption in ("Scaling metrics per", "Accuracy (%) against mean thinking tokens", "Representative samples"):

@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from test_analysis_records import run_samples
 from workflow_scripts.analysis.bootstrap import PairedBootstrap, matched_budget_differences
-from workflow_scripts.analysis.cli import write_tsv
+from workflow_scripts.analysis.tables import write_tsv
 from workflow_scripts.analysis.failures import detect_failures
 from workflow_scripts.analysis.metrics import method_metrics, natural_stop_rows, run_table
 from workflow_scripts.analysis.report import compute_rows, junit_summary, markdown_table, render_report
+from workflow_scripts.config import evaluation_grid
 from workflow_scripts.grading.audit import run_audit
 
 CATEGORIES = {"Curation", "Training", "Scaling", "Examples"}
+# The research_report rule's inputs (rules/analysis.smk), by name, relative to results/<run>/.
+REPORT_FILES = {
+    "metrics": "analysis/metrics.tsv", "runs": "analysis/runs.tsv", "natural_stop": "analysis/natural_stop.tsv",
+    "differences": "analysis/paired_differences.tsv", "failures": "analysis/failures.tsv",
+    "failures_plot": "analysis/failures.png", "examples": "analysis/examples.md",
+    "examples_index": "analysis/examples.tsv", "scaling": "analysis/scaling.png", "methods": "analysis/methods.png",
+    "audit": "analysis/grader_audit.json", "curation": "curation/summary.json",
+    "curation_stages": "curation/plots/stages.png", "curation_domains": "curation/plots/domains.png",
+    "curation_sources": "curation/plots/sources.png", "curation_lengths": "curation/plots/trace_lengths.png",
+    "sft": "sft/summary.json", "loss_curve": "sft/loss_curve.png", "tests": "tests/junit.xml",
+}
+
+
+def report_inputs(results, config, benchmarks=None) -> dict:
+    """The --inputs mapping the research_report rule passes, for a results folder that lacks some files
+    (those are left out, as optional inputs are; the grid's job.json files are always listed)."""
+    inputs = {name: str(results / path) for name, path in REPORT_FILES.items() if (results / path).exists()}
+    inputs["jobs"] = [str(results / "generation" / s.model / s.method / s.setting / "job.json")
+                      for s in evaluation_grid(config)]
+    if benchmarks is not None:
+        inputs["benchmarks"] = str(benchmarks)
+    return inputs
 
 GENERATION = {"truncation": {"budgets": [16, 64]}, "budget_forcing": {"string": "Wait", "budgets": [64],
               "n": {"default": [1]}}, "class_conditional": {"prompts": ["short", "long"]},
@@ -69,8 +93,8 @@ def test_report_with_every_input_renders_real_numbers(tmp_path, repo_root, share
     _write_results(results, shared_data)
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "RESULTS.md").write_text("# Benchmarks\nSFT: 6.5 GPU-hours predicted\nunrelated\n")
-    text = render_report(results, repo_root / "report" / "REPORT.md.j2", CONFIG, results / "REPORT.md",
-                         repo_root=tmp_path)
+    text = render_report(report_inputs(results, CONFIG, tmp_path / "benchmarks" / "RESULTS.md"),
+                         repo_root / "report" / "REPORT.md.j2", CONFIG, results / "REPORT.md")
     assert "synthetic world" not in text
     assert "**aime24**" in text and "**29/30** reference solutions graded correct (96.7 %)" in text
     assert "id `60`: gold `204`, extracted `None` (no final answer found in the solution)" in text
@@ -97,7 +121,8 @@ def test_report_with_an_incomplete_config_names_the_key(tmp_path, repo_root, sha
     _write_results(results, shared_data)
     config = {key: value for key, value in CONFIG.items() if key != "training"}
     with pytest.raises(ValueError, match="no attribute 'training'"):
-        render_report(results, repo_root / "report" / "REPORT.md.j2", config, results / "REPORT.md")
+        render_report(report_inputs(results, CONFIG), repo_root / "report" / "REPORT.md.j2", config,
+                      results / "REPORT.md")
 
 
 def test_report_lists_at_most_twenty_audit_disagreements(tmp_path, repo_root, shared_data):
@@ -107,7 +132,8 @@ def test_report_lists_at_most_twenty_audit_disagreements(tmp_path, repo_root, sh
     (results / "analysis" / "grader_audit.json").write_text(json.dumps({"aime24": {
         "source": "x.jsonl", "n": 25, "agree": 0, "agreement": 0.0, "without_solution": 0,
         "disagreements": disagreements}}))
-    text = render_report(results, repo_root / "report" / "REPORT.md.j2", CONFIG, results / "REPORT.md")
+    text = render_report(report_inputs(results, CONFIG), repo_root / "report" / "REPORT.md.j2", CONFIG,
+                         results / "REPORT.md")
     assert "  - id `19`: gold `1`" in text and "id `20`" not in text
     assert "  - ... and 5 more (all in `analysis/grader_audit.json`)." in text
 
@@ -118,7 +144,7 @@ def test_compute_rows_count_missing_jobs(tmp_path):
     job.parent.mkdir(parents=True)
     job.write_text(json.dumps({"wall_time_s": 3600.0}))
     config = {**CONFIG, "generation": {**GENERATION, "gpus_per_job": 2}}
-    rows = compute_rows(results, config)
+    rows = compute_rows(None, [Path(p) for p in report_inputs(results, config)["jobs"]], config)
     assert rows == [{"stage": "generation", "jobs": 1, "wall_hours": 1.0, "gpus": 2, "gpu_hours": 2.0,
                      "device": "GPU", "note": "4 job.json missing"}]  # grid: B16, B64, B64-n1, short, long
 

@@ -403,7 +403,8 @@ def test_rerun_completes_without_redoing_finished_jobs(tiny_runs):
 def test_every_rule_ran_inside_a_slurm_job(tiny_runs):
     logs = tiny_runs.logs_after_rerun
     ran = {rule for log in logs.values() for rule in log.rules}
-    expected = {"synthetic_world", "eval_set", "curate", "grader_audit", "sft", "generate", "grade", "metrics", "plots", "research_report"}
+    expected = {"synthetic_world", "eval_set", "curate", "grader_audit", "sft", "generate", "grade", "metrics", "plots",
+                "failures", "examples", "research_report"}
     assert ran == expected, ran ^ expected
     jobs = {**tiny_runs.jobs_after_failure, **tiny_runs.jobs_after_rerun}
     for job_id, log in logs.items():

@@ -1,50 +1,16 @@
-"""``python -m workflow_scripts.analysis {metrics,plots,report}``: the three analysis rules."""
+"""``python -m workflow_scripts.analysis {metrics,plots,failures,examples,report}``: one command per analysis rule."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 
+from workflow_scripts.analysis.tables import read_metrics, read_runs, write_tsv
 from workflow_scripts.config.validate import complete_section
+from workflow_scripts.errors import report_user_error
 from workflow_scripts.io import parse_json_object
-
-TSV_FLOAT = "%.6g"
-
-
-def write_tsv(frame: pd.DataFrame, path: str | Path) -> None:
-    from workflow_scripts.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, float_format=TSV_FLOAT, lineterminator="\n")
-
-
-RUN_COLUMNS = ("model", "dataset", "method", "setting", "budget", "n", "samples", "correct", "accuracy",
-               "accuracy_sample_sd", "accuracy_ci_low", "accuracy_ci_high", "thinking_tokens_mean",
-               "answer_tokens_mean", "waits_mean")
-
-
-def read_runs(path: str | Path) -> pd.DataFrame:
-    """runs.tsv with budget and setting kept as text ("500", "unbounded", "")."""
-    runs = pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str}, keep_default_na=False,
-                       na_values={c: [""] for c in ("exceed_share", "within_budget_share", "accuracy_sample_sd")})
-    missing = [c for c in RUN_COLUMNS if c not in runs.columns]
-    if missing:
-        raise ValueError(f"{path}: not a runs table, missing column(s) {', '.join(missing)}")
-    return runs
-
-
-def read_metrics(path: str | Path) -> pd.DataFrame:
-    """metrics.tsv with settings and verdicts kept as text ("" where empty)."""
-    text_columns = ("settings", "max_accuracy_setting", "scaling_verdict", "control_note")
-    metrics = pd.read_csv(path, sep="\t", dtype={c: str for c in text_columns})
-    missing = [c for c in ("model", "dataset", "method", "scaling_verdict") if c not in metrics.columns]
-    if missing:
-        raise ValueError(f"{path}: not a metrics table, missing column(s) {', '.join(missing)}")
-    return metrics.fillna({c: "" for c in text_columns})
-
 
 def _settings(text: str) -> dict:
     return parse_json_object(text, "--settings")
@@ -86,41 +52,55 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_plots(args) -> int:
-    from workflow_scripts.analysis.examples import choose_examples, examples_markdown
+    from workflow_scripts.analysis.plots import methods_figure, scaling_figure
+
+    runs = read_runs(args.runs)
+    scaling_figure(runs, Path(args.scaling))
+    methods_figure(runs, Path(args.methods))
+    print(f"plots -> {args.scaling}, {args.methods}", flush=True)
+    return 0
+
+
+def cmd_failures(args) -> int:
     from workflow_scripts.analysis.failures import detect_failures
     from workflow_scripts.analysis.metrics import load_graded
-    from workflow_scripts.analysis.plots import failures_figure, methods_figure, scaling_figure
+    from workflow_scripts.analysis.plots import failures_figure
 
-    settings = _settings(args.settings)
-    out = Path(args.out_dir)
     runs = read_runs(args.runs)
-    metrics = read_metrics(args.metrics)
-    base = out.resolve().parent
-    samples = load_graded(_resolve(args.graded), keep_text=True, relative_to=base)
-    scaling_figure(runs, out / "scaling.png")
-    methods_figure(runs, out / "methods.png")
-    failures = detect_failures(runs, samples, metrics)
-    write_tsv(failures, out / "failures.tsv")
-    failures_figure(runs, failures, out / "failures.png")
-    per_kind = complete_section("report", settings)["examples_per_method"]
-    examples = choose_examples(samples, per_kind=per_kind, seed=args.seed)
+    samples = load_graded(_resolve(args.graded), relative_to=_relative_base(args.graded_dir))
+    failures = detect_failures(runs, samples, read_metrics(args.metrics))
+    write_tsv(failures, args.table)
+    failures_figure(runs, failures, Path(args.figure))
+    print(f"{len(failures)} failure case(s) -> {args.table}, {args.figure}", flush=True)
+    return 0
+
+
+EXAMPLE_INDEX_COLUMNS = ["dataset", "model", "method", "setting", "kind", "id", "correct", "thinking_tokens",
+                         "waits_inserted", "cap_hit", "shard"]
+
+
+def cmd_examples(args) -> int:
+    from workflow_scripts.analysis.examples import choose_examples, examples_markdown
+    from workflow_scripts.analysis.metrics import load_graded
     from workflow_scripts.io import atomic_path
 
-    with atomic_path(out / "examples.md") as tmp:
+    per_kind = complete_section("report", _settings(args.settings))["examples_per_method"]
+    samples = load_graded(_resolve(args.graded), keep_text=True, relative_to=_relative_base(args.graded_dir))
+    examples = choose_examples(samples, per_kind=per_kind, seed=args.seed)
+    with atomic_path(args.markdown) as tmp:
         tmp.write_text(examples_markdown(examples, seed=args.seed), encoding="utf-8")
-    index_columns = ["dataset", "model", "method", "setting", "kind", "id", "correct", "thinking_tokens",
-                     "waits_inserted", "cap_hit", "shard"]
-    write_tsv(examples[index_columns] if len(examples) else pd.DataFrame(columns=index_columns),
-              out / "examples.tsv")
-    print(f"plots, {len(failures)} failure case(s), {len(examples)} examples -> {out}", flush=True)
+    write_tsv(examples[EXAMPLE_INDEX_COLUMNS] if len(examples) else pd.DataFrame(columns=EXAMPLE_INDEX_COLUMNS),
+              args.index)
+    print(f"{len(examples)} examples -> {args.markdown}, {args.index}", flush=True)
     return 0
 
 
 def cmd_report(args) -> int:
     from workflow_scripts.analysis.report import render_report
 
-    config = _settings(args.config_json)
-    text = render_report(Path(args.results), Path(args.template), config, Path(args.output))
+    inputs = parse_json_object(args.inputs, "--inputs")
+    config = parse_json_object(args.config_json, "--config-json")
+    text = render_report(inputs, Path(args.template), config, Path(args.output))
     print(f"report: {len(text.splitlines())} lines -> {args.output}", flush=True)
     return 0
 
@@ -135,16 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--graded-dir", help="graded/ folder: shard paths are reported relative to its parent")
     metrics.add_argument("--out-dir", required=True)
     metrics.set_defaults(func=cmd_metrics)
-    plots = sub.add_parser("plots", help="scaling/methods/failures figures, failures.tsv, examples")
+    plots = sub.add_parser("plots", help="scaling.png and methods.png from runs.tsv")
     plots.add_argument("--runs", required=True)
-    plots.add_argument("--metrics", required=True, help="metrics.tsv (Scaling intervals for the failure cases)")
-    plots.add_argument("--graded", nargs="+", required=True)
-    plots.add_argument("--settings", required=True, help="JSON: the config's report section")
-    plots.add_argument("--seed", type=int, default=42)
-    plots.add_argument("--out-dir", required=True)
+    plots.add_argument("--scaling", required=True, help="accuracy vs thinking tokens (png)")
+    plots.add_argument("--methods", required=True, help="methods compared (png)")
     plots.set_defaults(func=cmd_plots)
+    failures = sub.add_parser("failures", help="where scaling fails: failures.tsv and its figure")
+    failures.add_argument("--runs", required=True)
+    failures.add_argument("--metrics", required=True, help="metrics.tsv (Scaling intervals for the failure cases)")
+    failures.add_argument("--graded", nargs="+", required=True)
+    failures.add_argument("--graded-dir", help="graded/ folder: shard paths are reported relative to its parent")
+    failures.add_argument("--table", required=True, help="failures.tsv")
+    failures.add_argument("--figure", required=True, help="failures.png")
+    failures.set_defaults(func=cmd_failures)
+    examples = sub.add_parser("examples", help="example traces: examples.md and its index examples.tsv")
+    examples.add_argument("--graded", nargs="+", required=True)
+    examples.add_argument("--graded-dir", help="graded/ folder: shard paths are reported relative to its parent")
+    examples.add_argument("--settings", required=True, help="JSON: the config's report section")
+    examples.add_argument("--seed", type=int, default=42)
+    examples.add_argument("--markdown", required=True, help="examples.md")
+    examples.add_argument("--index", required=True, help="examples.tsv")
+    examples.set_defaults(func=cmd_examples)
     report = sub.add_parser("report", help="REPORT.md from the template and the analysis outputs")
-    report.add_argument("--results", required=True)
+    report.add_argument("--inputs", required=True,
+                        help="JSON {name: path} of every file the report reads (the rule's inputs; jobs: a list)")
     report.add_argument("--template", required=True)
     report.add_argument("--config-json", required=True)
     report.add_argument("--output", required=True)
@@ -157,5 +151,4 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_user_error(error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -20,19 +21,21 @@ import pandas as pd
 from workflow_scripts.analysis import metrics as metrics_module
 from workflow_scripts.analysis.bootstrap import NO_DETECTABLE_SCALING
 from workflow_scripts.analysis.bootstrap import __doc__ as BOOTSTRAP_DOC
-from workflow_scripts.analysis.cli import read_runs
+from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
 from workflow_scripts.analysis.metrics import budget_trend
 
 NOT_AVAILABLE = "not available"
 MAX_LISTED_DISAGREEMENTS = 20  # the rest stay in analysis/grader_audit.json
+# Report inputs (the names of the research_report rule's inputs) that are figures of other stages.
 STAGE_FIGURES = (
-    ("Curation: rows per stage", "curation/plots/stages.png"),
-    ("Curation: domains", "curation/plots/domains.png"),
-    ("Curation: sources", "curation/plots/sources.png"),
-    ("Curation: trace lengths", "curation/plots/trace_lengths.png"),
-    ("Training: loss curve", "sft/loss_curve.png"),
+    ("Curation: rows per stage", "curation_stages"),
+    ("Curation: domains", "curation_domains"),
+    ("Curation: sources", "curation_sources"),
+    ("Curation: trace lengths", "curation_lengths"),
+    ("Training: loss curve", "loss_curve"),
 )
+ANALYSIS_FIGURES = ("scaling", "methods", "failures_plot", "examples")
 RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", "samples", "accuracy",
                "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "thinking_tokens_mean",
                "cap_hit_share", "waits_mean", "exceed_share"]
@@ -135,21 +138,19 @@ def junit_summary(path: Path) -> str | None:
             f"{totals['skipped']} skipped (of {totals['tests']})")
 
 
-def compute_rows(results: Path, config: dict) -> list[dict]:
+def compute_rows(sft_summary: Path | None, job_files: list[Path], config: dict) -> list[dict]:
     """GPU-hours per stage, measured: SFT from sft/summary.json, generation from each job.json
     (wall time x GPUs per job). CPU runs (0 GPUs) report wall hours and 0 GPU-hours."""
-    from workflow_scripts.config import evaluation_grid
-
     rows = []
-    sft = _read_json(results / "sft" / "summary.json")
+    sft = _read_json(sft_summary) if sft_summary else None
     if sft:
         rows.append({"stage": "SFT", "jobs": 1, "wall_hours": sft.get("wall_time_s", 0) / 3600,
                      "gpus": sft.get("gpus", 0), "gpu_hours": sft.get("gpu_hours", 0.0),
                      "device": sft.get("device", "")})
-    gpus = int(config.get("generation", {}).get("gpus_per_job", 1))
+    gpus = int(config["generation"]["gpus_per_job"])
     jobs, wall, missing = 0, 0.0, 0
-    for spec in evaluation_grid(config):
-        job = _read_json(results / "generation" / spec.model / spec.method / spec.setting / "job.json")
+    for path in job_files:
+        job = _read_json(path)
         if job is None:
             missing += 1
             continue
@@ -162,10 +163,9 @@ def compute_rows(results: Path, config: dict) -> list[dict]:
     return rows
 
 
-def predicted_compute(repo_root: Path) -> list[str]:
+def predicted_compute(path: Path | None) -> list[str]:
     """Lines of benchmarks/RESULTS.md that state GPU-hours (predictions for the full run)."""
-    path = repo_root / "benchmarks" / "RESULTS.md"
-    if not path.exists():
+    if path is None or not path.exists():
         return []
     return [line.strip() for line in path.read_text().splitlines() if re.search(r"gpu.?hours?", line, re.I)][:20]
 
@@ -174,30 +174,43 @@ def _section_doc(doc: str | None) -> str:
     return (doc or "").strip()
 
 
-def build_context(results: Path, config: dict, repo_root: Path | None = None) -> dict:
-    analysis = results / "analysis"
-    runs = _read_tsv(analysis / "runs.tsv")
-    metrics = _read_tsv(analysis / "metrics.tsv")
+def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
+    """Everything the template shows, read from ``inputs`` (name -> path, ``jobs`` -> paths: the
+    research_report rule's declared inputs) and the complete config; nothing else is read."""
+    def path(name: str) -> Path | None:
+        value = inputs.get(name)
+        if isinstance(value, list):  # an optional input: [] when the run has none
+            value = value[0] if value else None
+        return Path(value) if value else None
+
+    def tsv(name: str) -> pd.DataFrame | None:
+        return _read_tsv(path(name)) if path(name) else None
+
+    def relative(name: str) -> str:  # figures are linked relative to REPORT.md
+        return os.path.relpath(path(name), output.parent)
+
+    runs = tsv("runs")
+    metrics = tsv("metrics")
     trend = trend_with_verdict(budget_trend(runs), metrics) if runs is not None and len(runs) else None
-    curation = _read_json(results / "curation" / "summary.json")
-    audit = _read_json(analysis / "grader_audit.json")
-    examples = _read_tsv(analysis / "examples.tsv")
-    failures = _read_tsv(analysis / "failures.tsv")
-    tests = junit_summary(results / "tests" / "junit.xml")
-    generation = config.get("generation", {})
+    curation = _read_json(path("curation")) if path("curation") else None
+    audit = _read_json(path("audit")) if path("audit") else None
+    examples = tsv("examples_index")
+    failures = tsv("failures")
+    tests = junit_summary(path("tests")) if path("tests") else None
+    generation = config["generation"]
     return {
-        "run_name": config.get("run_name", results.name),
+        "run_name": config["run_name"],
         "config": config,
-        "synthetic": config.get("synthetic_world") is not None,
+        "synthetic": config["synthetic_world"] is not None,
         "generation": generation,
         "runs_table": markdown_table(runs, RUN_COLUMNS),
         "metrics_table": markdown_table(metrics_display(metrics), METRIC_COLUMNS),
-        "differences_table": markdown_table(differences_display(_read_tsv(analysis / "paired_differences.tsv")),
+        "differences_table": markdown_table(differences_display(tsv("differences")),
                                             DIFFERENCE_COLUMNS, empty="no two methods share a budget"),
         "no_detectable_scaling": [] if metrics is None else [
             f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
             if r.get("scaling_verdict") == NO_DETECTABLE_SCALING],
-        "natural_stop_table": markdown_table(_read_tsv(analysis / "natural_stop.tsv"), empty="no truncation runs"),
+        "natural_stop_table": markdown_table(tsv("natural_stop"), empty="no truncation runs"),
         "trend_table": markdown_table(trend, empty="fewer than two numeric truncation budgets")
         if trend is not None else NOT_AVAILABLE,
         "trend": trend.to_dict("records") if trend is not None else [],
@@ -214,29 +227,28 @@ def build_context(results: Path, config: dict, repo_root: Path | None = None) ->
             empty="no rows dropped") if curation else NOT_AVAILABLE,
         "audit": audit,
         "tests": tests,
-        "compute_table": markdown_table(pd.DataFrame(compute_rows(results, config)), empty=NOT_AVAILABLE),
-        "predicted_compute": predicted_compute(repo_root or Path.cwd()),
-        "sft": _read_json(results / "sft" / "summary.json"),
-        "files": {name: (analysis / name).exists() for name in ("scaling.png", "methods.png", "failures.png",
-                                                                 "examples.md")},
-        # Figures of other stages, embedded when the run has them (paths relative to REPORT.md).
-        "stage_figures": [(title, path) for title, path in STAGE_FIGURES if (results / path).exists()],
+        "compute_table": markdown_table(pd.DataFrame(compute_rows(path("sft"), [Path(p) for p in inputs.get("jobs", [])],
+                                                                  config)), empty=NOT_AVAILABLE),
+        "predicted_compute": predicted_compute(path("benchmarks")),
+        "sft": _read_json(path("sft")) if path("sft") else None,
+        "files": {name: relative(name) if path(name) else None for name in ANALYSIS_FIGURES},
+        # Figures of other stages, embedded when the run has them.
+        "stage_figures": [(title, relative(name)) for title, name in STAGE_FIGURES if path(name)],
         "not_available": NOT_AVAILABLE,
         "max_listed": MAX_LISTED_DISAGREEMENTS,
     }
 
 
-def render_report(results: Path, template: Path, config: dict, output: Path, repo_root: Path | None = None) -> str:
+def render_report(inputs: dict[str, Any], template: Path, config: dict, output: Path) -> str:
+    """REPORT.md from ``template``, reading only ``inputs`` (see :func:`build_context`)."""
     if not template.exists():
         raise ValueError(f"report template {template} does not exist")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template.parent)),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                      trim_blocks=True, lstrip_blocks=True)
     environment.filters["pct"] = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f} %"
-    # benchmarks/RESULTS.md sits in the repository that holds report/REPORT.md.j2.
-    repo_root = repo_root or template.resolve().parent.parent
     try:
-        text = environment.get_template(template.name).render(**build_context(results, config, repo_root))
+        text = environment.get_template(template.name).render(**build_context(inputs, config, output))
     except jinja2.UndefinedError as error:
         raise ValueError(f"{template}: {error} (is --config-json the full workflow config?)") from None
     from workflow_scripts.io import atomic_path
