@@ -17,18 +17,18 @@ import pytest
 
 from workflow_scripts.grading.audit import audit_solutions
 from workflow_scripts.grading.gpqa_answers import grade_gpqa
-from workflow_scripts.grading.math_answers import MathVerifier
+from workflow_scripts.grading.worker import Grader
 from workflow_scripts.io import read_jsonl
 
 
 @pytest.fixture(scope="module")
-def verifier():
-    with MathVerifier(timeout_s=10) as shared:
+def grader():
+    with Grader() as shared:
         yield shared
 
 
-def test_math500_gold_solutions_agree_with_gold_answers(shared_data, verifier):
-    audit = audit_solutions("math500", shared_data / "math500" / "test.jsonl", verifier)
+def test_math500_gold_solutions_agree_with_gold_answers(shared_data, grader):
+    audit = audit_solutions("math500", shared_data / "math500" / "test.jsonl", grader)
     assert audit["n"] == 500 and audit["without_solution"] == 0
     assert audit["agreement"] >= 0.99, audit["disagreements"]
     assert audit["agree"] == 500 - len(audit["disagreements"])
@@ -37,9 +37,9 @@ def test_math500_gold_solutions_agree_with_gold_answers(shared_data, verifier):
     assert audit["grade_methods"] == {"math_verify": 500}
 
 
-def test_aime24_gold_solutions_agree_except_the_one_without_a_stated_answer(shared_data, verifier):
+def test_aime24_gold_solutions_agree_except_the_one_without_a_stated_answer(shared_data, grader):
     path = shared_data / "aime24" / "aime24_nofigures.jsonl"
-    audit = audit_solutions("aime24", path, verifier)
+    audit = audit_solutions("aime24", path, grader)
     assert audit["n"] == 30
     assert [d["id"] for d in audit["disagreements"]] == ["60"]
     # id 60's AoPS solution ends "$180 + 24 = 204$" and never boxes or labels its answer:

@@ -1,22 +1,26 @@
 """AIME24 grading: the final answer is an integer from 0 to 999, compared as an integer.
 
-Extraction: the last ``\\boxed{}`` of the response, else the text after the last
-``Final Answer:`` / ``Answer:`` marker. A boxed answer must be an integer once wrappers
-are removed (``\\textbf{(073)}`` -> 73, ``x = 25`` -> 25, ``1{,}000`` -> 1000); marker
-text yields its last integer (``Answer: the total is 204 minutes.`` -> 204). Nothing
-integral found = parse failure (graded wrong). An integer outside 0-999 is extracted
-but can never be correct.
+The final statement (docs/grading.md) gives the answer. A box must hold an integer once
+wrappers are removed (``\\textbf{(073)}`` -> 73, ``x = 25`` -> 25, ``1{,}000`` -> 1000,
+``33.0`` -> 33); a marker's answer clause yields its first integer, or the first one after
+a conclusion ("3.5 hours, so 12" -> 12; "the remainder is 33 when N is divided by 1000" ->
+33). Two different integers in the final statement ("33 or 34") are a hedge. An integer
+outside 0-999 is extracted but can never be correct.
 """
 
 from __future__ import annotations
 
 import re
 
-from workflow_scripts.grading.extraction import last_boxed, text_after_marker
+from workflow_scripts.grading.extraction import Statement
+from workflow_scripts.grading.final_answer import (
+    UNREADABLE, Reading, alternatives, answer_clause, read_final_answer, resolve,
+)
 
-_WRAPPER = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox|boldsymbol)\s*\{([^{}]*)\}")
-_INTEGER = re.compile(r"^[+-]?\d+$")
-_NUMBER = re.compile(r"(?<![\d.])-?\d+(?:,\d{3})*(?:\.\d+)?")
+_WRAPPER = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox|boldsymbol)\s?\{([^{}]{0,200})\}")
+_INTEGER = re.compile(r"[+-]?\d{1,12}(?:\.0{1,6})?")
+# An integer in prose: not part of a decimal ("3.5"), thousands separators allowed.
+_NUMBER = re.compile(r"(?<![\d.])-?\d{1,12}(?:,\d{3}){0,4}(?:\.\d{1,12})?(?![\d])")
 
 
 def _clean(answer: str) -> str:
@@ -24,48 +28,94 @@ def _clean(answer: str) -> str:
     for _ in range(3):  # nested wrappers such as \boxed{\textbf{(073)}}
         text = _WRAPPER.sub(r"\1", text)
     text = text.replace("$", "").replace("{,}", "").replace("\\!", "").replace("\\,", "")
-    text = re.sub(r"^\s*[a-zA-Z]\w*\s*=\s*", "", text)  # "x = 25"
-    text = re.sub(r"\^\s*\{?\\circ\}?", "", text)
-    text = re.sub(r"\s+", "", text).strip("().").replace(",", "")
+    if "=" in text:  # "x = 25", "m + n = 25"
+        text = text.rsplit("=", 1)[1]
+    text = re.sub(r"\^\s?\{?\\circ\}?", "", text)
+    text = "".join(text.split()).strip("().").replace(",", "")
     return text
 
 
 def parse_aime_integer(text: str) -> int | None:
-    """The integer a boxed AIME answer stands for, else None."""
+    """The integer a boxed AIME answer stands for (``33.0`` counts as 33), else None."""
     cleaned = _clean(text)
-    return int(cleaned) if _INTEGER.match(cleaned) else None
+    if len(cleaned) > 20 or not _INTEGER.fullmatch(cleaned):
+        return None
+    return int(cleaned.split(".")[0])
+
+
+def _prose_integer(text: str) -> int | None:
+    for number in _NUMBER.findall(_clean_prose(text)):
+        value = number.replace(",", "")
+        if "." not in value or set(value.split(".")[1]) == {"0"}:
+            return int(value.split(".")[0])
+    return None
+
+
+def _clean_prose(text: str) -> str:
+    text = text.replace("{,}", "")
+    for _ in range(2):
+        text = _WRAPPER.sub(r"\1", text)
+    return text
+
+
+def _has_integer(text: str) -> bool:
+    return _prose_integer(text) is not None
+
+
+def _read_value(text: str) -> int | None:
+    value = parse_aime_integer(text)
+    return value if value is not None else _prose_integer(text)
+
+
+def _read(statement: Statement) -> Reading | None:
+    if statement.kind == "box":
+        parts = [c for _, c in statement.joined] + [statement.content]
+        if len(parts) == 1:
+            parts = alternatives(statement.content)
+        values = [parse_aime_integer(part) for part in parts]
+        if any(v is None for v in values):
+            # "\boxed{33 \text{ or } 34}" splits into integers; anything else is not an answer.
+            return Reading(None, UNREADABLE, "box") if len(parts) == 1 else None
+        return resolve([str(v) for v in values], str.__eq__, "box")
+    clause = answer_clause(statement.content, _has_integer, equals_concludes=True)
+    values = [_read_value(part) for part in alternatives(clause)]
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return resolve([str(v) for v in values], str.__eq__, statement.kind)
 
 
 def extract_aime_answer(text: str) -> int | None:
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return parse_aime_integer(boxed)
-    after = text_after_marker(text)
-    if after is None:
-        return None
-    direct = parse_aime_integer(after)
-    if direct is not None:
-        return direct
-    integers = [n for n in _NUMBER.findall(after) if "." not in n]
-    return int(integers[-1].replace(",", "")) if integers else None
+    """The integer of the final statement, else None (no answer, unreadable or hedged)."""
+    reading = read_aime_answer(text)
+    return int(reading.answer) if reading.answer is not None else None
+
+
+def read_aime_answer(text: str) -> Reading:
+    return read_final_answer(text, _read)
 
 
 def parse_aime_gold(gold: str | int) -> int:
-    value = parse_aime_integer(str(gold))
+    value = gold if isinstance(gold, int) and not isinstance(gold, bool) else parse_aime_integer(str(gold))
     if value is None or not 0 <= value <= 999:
         raise ValueError(f"AIME gold answer must be an integer in 0-999, got {gold!r}")
     return value
 
 
 def grade_aime(response: str, gold: str | int) -> dict:
-    """Grade one AIME response: ``extracted`` (an integer string), ``correct``, ``parse_failed``."""
+    """Grade one AIME response: ``extracted`` (an integer string), ``correct``, ``parse_failed``,
+    ``parse_reason`` and ``grade_method``."""
     target = parse_aime_gold(gold)
-    value = extract_aime_answer(response)
-    if value is None:
-        return {"extracted": None, "correct": False, "parse_failed": True, "grade_method": "none"}
+    reading = read_aime_answer(response)
+    if reading.answer is None:
+        return {"extracted": None, "correct": False, "parse_failed": True, "parse_reason": reading.reason,
+                "grade_method": "none", "answer_source": reading.source}
+    value = int(reading.answer)
     return {
         "extracted": str(value),
         "correct": value == target and 0 <= value <= 999,
         "parse_failed": False,
+        "parse_reason": None,
         "grade_method": "integer",
+        "answer_source": reading.source,
     }

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from workflow_scripts.grading.aime_answers import grade_aime
-from workflow_scripts.grading.math_answers import MathVerifier, grade_math
+from workflow_scripts.grading.dispatch import grade_response
+from workflow_scripts.grading.worker import Grader
 from workflow_scripts.io import read_jsonl, write_json
 
 # Column names in the original files and in the normalised eval records (data/eval/*.jsonl).
@@ -37,7 +37,7 @@ def _rows(path: str | Path, benchmark: str) -> list[dict]:
     return out
 
 
-def audit_solutions(benchmark: str, path: str | Path, verifier: MathVerifier | None = None) -> dict:
+def audit_solutions(benchmark: str, path: str | Path, grader: Grader | None = None) -> dict:
     """Grade every gold solution against its gold answer; count agreements, list the rest."""
     all_rows = _rows(path, benchmark)
     # Eval sets without reference solutions (e.g. synthetic ones) cannot be audited row by row.
@@ -45,14 +45,11 @@ def audit_solutions(benchmark: str, path: str | Path, verifier: MathVerifier | N
     disagreements = []
     methods: dict[str, int] = {}
     for row in tqdm(rows, desc=f"audit {benchmark}", mininterval=5):
-        if benchmark == "math500":
-            grade = grade_math(row["solution"], row["answer"], verifier)
-        else:
-            grade = grade_aime(row["solution"], row["answer"])
+        grade = grade_response(benchmark, row["solution"], row["answer"], grader)
         methods[grade["grade_method"]] = methods.get(grade["grade_method"], 0) + 1
         if not grade["correct"]:
             disagreements.append({"id": row["id"], "gold": row["answer"], "extracted": grade["extracted"],
-                                  "parse_failed": grade["parse_failed"]})
+                                  "parse_failed": grade["parse_failed"], "parse_reason": grade["parse_reason"]})
     n = len(rows)
     return {
         "benchmark": benchmark,
@@ -66,13 +63,13 @@ def audit_solutions(benchmark: str, path: str | Path, verifier: MathVerifier | N
     }
 
 
-def run_audit(math500: str | None, aime24: str | None, timeout_s: float = 10.0) -> dict:
+def run_audit(math500: str | None, aime24: str | None) -> dict:
     result = {}
-    with MathVerifier(timeout_s=timeout_s) as verifier:
+    with Grader() as grader:
         if math500:
-            result["math500"] = audit_solutions("math500", math500, verifier)
+            result["math500"] = audit_solutions("math500", math500, grader)
         if aime24:
-            result["aime24"] = audit_solutions("aime24", aime24, verifier)
+            result["aime24"] = audit_solutions("aime24", aime24, grader)
     return result
 
 

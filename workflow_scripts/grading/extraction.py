@@ -1,77 +1,226 @@
-"""Find the answer inside a response: the last ``\\boxed{}``, else the text after a marker.
+"""Scanning primitives shared by the graders, each linear in the length of the text.
 
-Shared by the three graders. Every function returns ``None`` when nothing is found, so
-the caller can count the sample as a parse failure instead of guessing.
+No pattern here can backtrack catastrophically: anchors are found by literal searches, and
+every regular expression applied at an anchor has bounded quantifiers only. Braces are
+matched once for the whole text (:func:`top_level_boxes`), so many unclosed ``\\boxed{``
+cost no more than one. docs/grading.md states the rule these pieces implement.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import cached_property
 
-BOXED_COMMANDS = ("\\boxed", "\\fbox")
-# "Final Answer:" first so that "Final Answer: 5" is not read as "Answer: 5" of a longer phrase.
-ANSWER_MARKER = re.compile(r"(?:final\s+answer|answer)\s*(?:\*\*)?\s*:\s*(?:\*\*)?", re.IGNORECASE)
-MAX_MARKER_ANSWER_CHARS = 300
+import numpy as np
+
+BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+# "answer" as a word; "final answer" is one marker, not "answer" of a longer phrase.
+_ANSWER_WORD = re.compile(r"(?i)(?<![A-Za-z])(?:final[ \t]{1,3})?answer(?![A-Za-z])")
+# What may follow the word: "Answer:" / "**Answer:**" / "Answer**:" (a colon marker), or
+# "answer is" / "answer would be" (a phrase marker); "answer is not" asserts nothing.
+_MARKER_TAIL = re.compile(
+    r"(?i)[ \t]{0,3}(?:\*\*|__)?[ \t]{0,3}(?:(?P<colon>:)|(?P<phrase>(?:is|would[ \t]be|will[ \t]be|should[ \t]be)"
+    r"(?![A-Za-z])(?![ \t]{1,3}(?:not|n't)(?![A-Za-z]))[ \t]{0,3}:?))"
+)
+_OPTION_PHRASE = re.compile(r"(?i)(?<![A-Za-z])(?:correct|right|best)[ \t]{1,3}(?:option|choice)[ \t]{1,3}is(?![A-Za-z])[ \t]{0,3}:?")
+_CONTENT_LEAD = re.compile(r"[\s*_]*")  # possessive enough: one class, one star
+MAX_CONTENT_CHARS = 300
 # s1's answer phase opens with this header (workflow_scripts/generation/prompts.py: ANSWER_START).
-ANSWER_HEADER = re.compile(r"<\|im_start\|>answer\s*$")
+ANSWER_HEADER = re.compile(r"<\|im_start\|>answer[ \t]*\n?[ \t]*$")
 
 
-def _balanced_braces(text: str, open_index: int) -> str | None:
-    """Content of the ``{...}`` group opening at ``open_index``; None if unbalanced."""
-    depth = 0
-    for index in range(open_index, len(text)):
-        char = text[index]
-        if char == "{" and (index == 0 or text[index - 1] != "\\"):
-            depth += 1
-        elif char == "}" and (index == 0 or text[index - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return text[open_index + 1 : index]
-    return None
+@dataclass
+class Statement:
+    """One explicit final-answer statement: a box, or a marker and the text after it.
+
+    ``kind`` is ``box``, ``colon`` (``Answer:``) or ``phrase`` (``the answer is``);
+    ``start`` orders statements (the last one wins). ``strong`` statements (a box, a
+    ``Final Answer:``, an ``Answer:`` opening a line or sentence) decide the answer even when
+    no value can be read from them; weak ones (a phrase, an ``answer:`` inside a sentence)
+    count only when they carry a value. ``content`` is the box content or the marker's text
+    (its first paragraph, at most ``MAX_CONTENT_CHARS``), read only when asked for. ``joined``
+    lists earlier boxes linked to this one by a bare connector (``\\boxed{4} or \\boxed{3}``)
+    as ``(connector, content)`` pairs.
+    """
+
+    kind: str
+    start: int
+    strong: bool
+    _text: str = field(repr=False)
+    _content_start: int = field(repr=False)
+    _box_content: str | None = field(default=None, repr=False)
+    joined: tuple[tuple[str, str], ...] = ()
+
+    @cached_property
+    def content(self) -> str:
+        if self._box_content is not None:
+            return self._box_content
+        return _paragraph(self._text, self._content_start)
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def matching_braces(text: str, opens: list[int]) -> dict[int, int]:
+    """Index of the ``}`` closing each ``{`` at the given indices (absent = never closed).
+
+    One pass over the text in numpy: with d(i) the depth after brace i, the brace closing
+    an opening brace of depth d is the first later brace whose depth is d - 1. Escaped
+    braces (``\\{``) do not count.
+    """
+    if not opens:
+        return {}
+    codes = _code_points(text)
+    previous = np.concatenate(([0], codes[:-1]))
+    is_open = (codes == ord("{")) & (previous != ord("\\"))
+    is_close = (codes == ord("}")) & (previous != ord("\\"))
+    positions = np.flatnonzero(is_open | is_close)
+    steps = np.where(is_open[positions], 1, -1)
+    depth = np.cumsum(steps)
+    # Sort braces by (depth, position) once; the match of an open brace is the next entry
+    # of depth d - 1 after it, found by binary search within that depth's block.
+    order = np.lexsort((positions, depth))
+    sorted_depth, sorted_pos = depth[order], positions[order]
+    wanted = np.asarray(opens, dtype=np.int64)
+    event = np.searchsorted(positions, wanted)
+    valid = (event < len(positions)) & (positions[np.minimum(event, len(positions) - 1)] == wanted)
+    result: dict[int, int] = {}
+    for open_index, event_index, ok in zip(opens, event, valid):
+        if not ok or steps[event_index] != 1:
+            continue
+        target = depth[event_index] - 1
+        lo = np.searchsorted(sorted_depth, target, side="left")
+        hi = np.searchsorted(sorted_depth, target, side="right")
+        k = lo + np.searchsorted(sorted_pos[lo:hi], open_index, side="right")
+        if k < hi:
+            result[open_index] = int(sorted_pos[k])
+    return result
+
+
+_BARE_BOX_TOKEN = re.compile(r"[ \t]{0,3}([^\s${}]{1,60})")
+_BOX_CONNECTOR = re.compile(r"(?i)^[\s$.,;]*(?:\\text\{\s{0,3})?(or|and|,)(?:\s{0,3}\})?[\s$]*$")
+
+
+def top_level_boxes(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, content)`` of each complete ``\\boxed{...}``/``\\fbox{...}`` not inside another.
+
+    ``\\boxed 5`` (no braces) yields ``5``. A box that is never closed (the answer was cut
+    off) does not count; empty boxes do not count either.
+    """
+    starts = [m for m in BOX_COMMAND.finditer(text)]
+    if not starts:
+        return []
+    braced: dict[int, int] = {}
+    for match in starts:
+        index = match.end()
+        while index < len(text) and index - match.end() < 3 and text[index] == " ":
+            index += 1
+        if index < len(text) and text[index] == "{":
+            braced[match.start()] = index
+    closes = matching_braces(text, sorted(set(braced.values())))
+    boxes = []
+    covered_until = -1
+    for match in starts:
+        start = match.start()
+        if start < covered_until:
+            continue  # nested in the previous top-level box
+        if start in braced:
+            close = closes.get(braced[start])
+            if close is None:
+                continue
+            content = text[braced[start] + 1 : close].strip()
+            covered_until = close + 1
+            if content:
+                boxes.append((start, close + 1, content))
+        else:
+            token = _BARE_BOX_TOKEN.match(text, match.end())
+            if token and token.group(1).rstrip(".,"):
+                boxes.append((start, token.end(), token.group(1).rstrip(".,")))
+    return boxes
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``.
+    """Content of the last complete top-level box, else None."""
+    boxes = top_level_boxes(text) if text else []
+    return boxes[-1][2] if boxes else None
 
-    ``\\boxed 5`` (no braces, as some models write) yields ``5``. A box that is never
-    closed (the answer was cut off) does not count.
+
+def _paragraph(text: str, start: int) -> str:
+    """The text from ``start`` (leading blanks and bold marks skipped) to its paragraph's end."""
+    lead = _CONTENT_LEAD.match(text, start)
+    begin = lead.end() if lead else start
+    window = text[begin : begin + MAX_CONTENT_CHARS]
+    blank = re.search(r"\n[ \t]*\n", window)
+    return (window[: blank.start()] if blank else window).strip()
+
+
+def _inside_box(position: int, box_starts: list[int], boxes: list[tuple[int, int, str]]) -> bool:
+    index = bisect_left(box_starts, position) - 1
+    return index >= 0 and boxes[index][0] < position < boxes[index][1]
+
+
+# Before a marker: a line start (markdown bullets, headings, bold allowed) or a sentence end.
+_LINE_START = re.compile(r"(?:^|\n|[.!?:]\s)[ \t>#*_-]{0,8}$")
+# "check whether the answer is ...", "if the answer is ...": a question, not a statement.
+_CONDITIONAL = re.compile(r"(?i)(?:\bif|whether|check|verify|confirm|ensure)\b[^.!?\n]{0,20}$")
+
+
+def _marker_strength(text: str, start: int, word: str, kind: str) -> bool | None:
+    """True: a strong marker; False: a weak one; None: not a statement at all."""
+    before = text[max(0, start - 30) : start]
+    if _CONDITIONAL.search(before):
+        return None
+    if kind == "phrase":
+        return False
+    return word[:1].isupper() or word.lower().startswith("final") or bool(_LINE_START.search(before))
+
+
+def statements(text: str, option_phrases: bool = False) -> list[Statement]:
+    """Every final-answer statement of ``text``, in order of position.
+
+    Markers inside a box are part of the box, not statements of their own. Boxes joined to
+    the previous box by a bare connector (``or``, ``and``, a comma) carry that link.
+    ``option_phrases`` adds "the correct option/choice is" (multiple choice).
     """
     if not text:
-        return None
-    starts = []
-    for command in BOXED_COMMANDS:
-        starts += [m.start() for m in re.finditer(re.escape(command) + r"(?![A-Za-z])", text)]
-    for start in sorted(starts, reverse=True):
-        rest_index = start + len("\\boxed" if text.startswith("\\boxed", start) else "\\fbox")
-        while rest_index < len(text) and text[rest_index] == " ":
-            rest_index += 1
-        if rest_index < len(text) and text[rest_index] == "{":
-            content = _balanced_braces(text, rest_index)
-            if content is not None and content.strip():
-                return content.strip()
+        return []
+    boxes = top_level_boxes(text)
+    found: list[Statement] = []
+    for index, (start, end, content) in enumerate(boxes):
+        joined: tuple[tuple[str, str], ...] = ()
+        if index and start - boxes[index - 1][1] <= 30:
+            link = _BOX_CONNECTOR.match(text[boxes[index - 1][1] : start])
+            if link:
+                joined = found[-1].joined + ((link.group(1).lower(), boxes[index - 1][2]),)
+        found.append(Statement("box", start, True, text, end, content, joined))
+    box_starts = [box[0] for box in boxes]
+    anchors = [(m.start(), m.end()) for m in _ANSWER_WORD.finditer(text)]
+    if option_phrases:
+        anchors += [(m.start(), m.start()) for m in _OPTION_PHRASE.finditer(text)]
+    for start, word_end in anchors:
+        if _inside_box(start, box_starts, boxes):
+            continue
+        if word_end == start:  # an option phrase: its own regex matched the whole marker
+            tail_end, kind = _OPTION_PHRASE.match(text, start).end(), "phrase"
         else:
-            match = re.match(r"\s*([^\s$]+)", text[rest_index:])
-            if match:
-                return match.group(1).rstrip(".,")
-    return None
-
-
-def text_after_marker(text: str) -> str | None:
-    """Text after the last ``Final Answer:`` / ``Answer:`` marker: its first paragraph, stripped."""
-    if not text:
-        return None
-    matches = list(ANSWER_MARKER.finditer(text))
-    if not matches:
-        return None
-    rest = text[matches[-1].end() :].strip()
-    paragraph = re.split(r"\n\s*\n", rest, maxsplit=1)[0].strip()
-    return paragraph[:MAX_MARKER_ANSWER_CHARS] or None
+            tail = _MARKER_TAIL.match(text, word_end)
+            if tail is None:
+                continue
+            tail_end, kind = tail.end(), "colon" if tail.group("colon") else "phrase"
+        strong = _marker_strength(text, start, text[start:word_end], kind)
+        if strong is not None:
+            found.append(Statement(kind, start, strong, text, tail_end))
+    found.sort(key=lambda s: s.start)
+    return found
 
 
 def is_bare_answer(text: str) -> bool:
     """One short paragraph: what a model writes when its answer is just the answer."""
     stripped = text.strip()
-    return bool(stripped) and "\n\n" not in stripped and len(stripped) <= MAX_MARKER_ANSWER_CHARS
+    return bool(stripped) and "\n\n" not in stripped and len(stripped) <= MAX_CONTENT_CHARS
 
 
 def _optional_text(record: dict, key: str) -> str | None:
@@ -80,6 +229,9 @@ def _optional_text(record: dict, key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ValueError(f"record {record.get('id')!r}: {key} must be a string, got {type(value).__name__}")
     return value
+
+
+_PREFIX_MARKER = re.compile(r"(?i)(?:final[ \t]{1,3}answer|answer)[ \t]{0,3}:[ \t]{0,3}$")
 
 
 def response_text(record: dict) -> str:
@@ -102,15 +254,17 @@ def response_text(record: dict) -> str:
         prefix = record.get("answer_prefix_text")
         if not isinstance(prefix, str):
             full = record.get("full_text")
-            prefix = full[: len(full) - len(answer)] if isinstance(full, str) and answer and full.endswith(answer) else ""
-        if ANSWER_MARKER.search(answer) or last_boxed(answer) is not None:
+            prefix = full[-len(answer) - 80 : len(full) - len(answer)] if (
+                isinstance(full, str) and answer and full.endswith(answer)) else ""
+        prefix_tail = prefix.rstrip()[-40:]
+        if statements(answer):
             return answer
-        marker = re.search(r"(?:final\s+answer|answer)\s*:\s*$", prefix.rstrip()[-40:], re.IGNORECASE)
+        marker = _PREFIX_MARKER.search(prefix_tail)
         if marker:
-            return marker.group(0) + " " + answer
+            return marker.group(0).strip() + " " + answer
         # The answer-phase header of the s1 format marks the answer too: a bare, short answer
         # after it ("9", "C") is the answer itself. Longer text is left to the usual rules.
-        if ANSWER_HEADER.search(prefix) and is_bare_answer(answer):
+        if ANSWER_HEADER.search(prefix[-60:]) and is_bare_answer(answer):
             return "Answer: " + answer.strip()
         return answer
     if "response" in record:
@@ -121,10 +275,22 @@ def response_text(record: dict) -> str:
 
 
 def gold_value(record: dict, benchmark: str) -> str:
-    """The gold answer of one input line (GPQA: the letter, from ``gold_letter`` or ``gold``)."""
+    """The gold answer of one input line (GPQA: the letter, from ``gold_letter`` or ``gold``).
+
+    Gold must be a string (an integer is accepted for AIME); a list, bool, dict or float is
+    an error naming the record, never silently turned into text.
+    """
     keys = ("gold_letter", "gold") if benchmark == "gpqa" else ("gold",)
     for key in keys:
         value = record.get(key)
-        if value is not None and str(value).strip():
+        if value is None:
+            continue
+        allowed = (str, int) if benchmark == "aime24" else (str,)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise ValueError(
+                f"record {record.get('id')!r}: {key} must be a string"
+                f"{' or an integer' if benchmark == 'aime24' else ''}, got {type(value).__name__} {value!r}"
+            )
+        if str(value).strip():
             return str(value).strip()
     raise ValueError(f"record {record.get('id')!r}: missing gold answer (looked for {', '.join(keys)})")

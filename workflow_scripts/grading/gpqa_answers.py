@@ -1,12 +1,13 @@
 """GPQA-Diamond grading: which letter (A-D) did the response choose?
 
-Patterns, strongest first; within a pattern the last occurrence wins:
-
-1. ``Answer: X`` / ``Final Answer: (X)`` / ``**Answer:** X`` (the format the prompt asks for);
-2. ``\\boxed{X}`` (also ``\\boxed{\\text{(X)}}``);
-3. "the (correct|final) answer is (X)", "answer is: X", "the correct option/choice is X";
-4. a parenthesised letter ``(X)``;
-5. a final standalone letter: the last line is just the letter (``C``, ``C.``, ``**C**``).
+The final statement (docs/grading.md) gives the letter: a box holding a letter, or a
+marker (``Answer:``, ``Final Answer:``, "the answer is", "the correct option is", any case)
+and the letter it asserts: ``C``, ``(C)``, ``Option C``, ``\\textbf{C}``, ``answer: c``.
+In the marker's text, letters said to be wrong ("A, B and D are wrong, so C") are
+eliminated, a justification after the asserted letter ("C, since A fails") is ignored, and
+a correction ("..., but C") replaces what came before it. Two different asserted letters
+("A or B") are a hedge. Only when the response has no statement at all does a standalone
+final line count (``C``, ``**C.**``, ``(C)``, ``C) 102``).
 
 No letter found = parse failure, graded wrong. There is never a default letter
 (s1's evaluation fell back to "A").
@@ -16,44 +17,135 @@ from __future__ import annotations
 
 import re
 
-from workflow_scripts.grading.extraction import last_boxed
-
-LETTERS = "ABCD"
-_L = r"\(?\s*\**\s*([A-D])\s*\**\s*\)?"
-PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    ("answer_marker", re.compile(r"answer\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*\$?\s*(?:\\text\{)?" + _L + r"(?![A-Za-z])", re.IGNORECASE)),
-    ("the_answer_is", re.compile(r"(?:answer|option|choice)\s+is\s*:?\s*(?:option\s+|choice\s+)?\$?\s*(?:\\text\{)?" + _L + r"(?![A-Za-z])", re.IGNORECASE)),
-    ("parenthesised", re.compile(r"\(([A-D])\)")),
-    ("final_letter", re.compile(r"(?:^|\n)\s*\**\s*\(?([A-D])\)?\s*[.:]?\s*\**\s*[.:]?\s*$")),
+from workflow_scripts.grading.extraction import Statement
+from workflow_scripts.grading.final_answer import (
+    SKIP, UNREADABLE, Reading, alternatives, read_final_answer, resolve,
 )
 
+LETTERS = "ABCD"
+_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox|textit|emph)\s?\{([^{}]{0,80})\}")
+_LETTER = re.compile(
+    r"(?<![A-Za-z0-9_\\^'])(?P<prefix>(?i:option|choice)[ \t]{0,2})?(?P<open>\()?[ \t]?"
+    r"(?P<letter>[A-Da-d])[ \t]?(?P<close>\))?(?![A-Za-z0-9_^'])"
+)
+# Words after "A" that make it the article ("A careful look ...") unless they are these.
+_VERBS_AFTER_LETTER = {"is", "are", "was", "and", "or", "seems", "appears", "must", "would", "should",
+                       "remains", "matches", "fits", "gives", "correct", "best", "only", "as", "because",
+                       "since", "it", "with", "if", "which"}
+_NEGATIVE = {"wrong", "incorrect", "false", "fail", "fails", "eliminated", "eliminate", "excluded", "exclude",
+             "ruled", "invalid", "impossible", "unlikely", "implausible", "inconsistent", "contradicts"}
+_POSITIVE = {"correct", "right", "true", "valid", "best", "consistent", "matches", "fits", "answer"}
+_NEGATE_BEFORE = re.compile(r"(?i)(?<![A-Za-z])(?:not|no|neither|nor|except|excluding)[ \t]{1,3}(?:option[ \t]{1,2}|choice[ \t]{1,2})?\(?$")
+# Segment connectors: a conclusion replaces the letter before it, a justification is ignored.
+_CONNECTOR = re.compile(
+    r"(?i)(?P<sentence>[.!?;](?=\s|$)|\n)|(?<![A-Za-z])(?:(?P<conclusion>so|thus|therefore|hence|but|instead|actually|"
+    r"ultimately|finally)|(?P<justification>since|because|as|given|for|although|though|whereas|while))(?![A-Za-z])"
+    r"|(?P<paren>[()])"
+)
+_WORD_AFTER = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
+_FINAL_LINE = re.compile(r"\(?\s?([A-D])\s?(?:\)(?:\s.{0,300})?|[.:])?")
 
-def _boxed_letter(text: str) -> str | None:
-    boxed = last_boxed(text)
-    if boxed is None:
+
+def _clean(text: str) -> str:
+    for _ in range(2):
+        text = _WRAPPER.sub(r"\1", text)
+    return text.replace("**", " ").replace("$", " ").replace("__", " ")
+
+
+def _letters(segment: str, alone: bool) -> list[str]:
+    """Letters asserted in one segment: not negated, not the article "A"."""
+    found = []
+    matches = list(_LETTER.finditer(segment))
+    for match in matches:
+        letter, marked = match.group("letter"), bool(match.group("prefix") or match.group("open"))
+        if letter.islower() and not (marked or alone):
+            continue
+        if letter == "A" and not marked:
+            word = _WORD_AFTER.match(segment, match.end())
+            if word and word.group(1).islower() and word.group(1) not in _VERBS_AFTER_LETTER:
+                continue  # "A careful analysis shows ..."
+        if _NEGATE_BEFORE.search(segment[max(0, match.start() - 24) : match.start()]):
+            continue
+        if _polarity(segment[match.end() : match.end() + 120]) == "negative":
+            continue
+        found.append(letter.upper())
+    return found
+
+
+def _polarity(following: str) -> str | None:
+    """The first predicate after a letter: "A, B and D are wrong" makes all three negative."""
+    words = re.findall(r"[A-Za-z']+", following.lower())
+    for index, word in enumerate(words):
+        if word in _NEGATIVE:
+            return "negative"
+        if word in _POSITIVE:
+            negated = index and (words[index - 1] in ("not", "never") or words[index - 1].endswith("n't"))
+            return "negative" if negated else "positive"
+    return None
+
+
+def letters_in_marker_text(content: str) -> list[str]:
+    """The letters a marker's text asserts (see the module docstring); [] when none."""
+    text = _clean(content)
+    alone = bool(re.fullmatch(r"\s*(?i:option|choice)?\s?\(?\s?[A-Da-d]\s?\)?\s?[.:]?\s*", text))
+    segments: list[tuple[str, str]] = []
+    kind, start = "start", 0
+    for match in _CONNECTOR.finditer(text):
+        segments.append((kind, text[start : match.start()]))
+        kind = match.lastgroup if match.lastgroup != "paren" else "justification"
+        start = match.end()
+    segments.append((kind, text[start:]))
+    answer: list[str] = []
+    for kind, segment in segments:
+        found = _letters(segment, alone)
+        if not found:
+            continue
+        if not answer or kind == "conclusion":
+            answer = found
+    return answer
+
+
+def _box_letter(content: str) -> str | None:
+    inner = _clean(content).strip().strip("()").strip()
+    return inner.upper() if len(inner) == 1 and inner.upper() in LETTERS else None
+
+
+def _read(statement: Statement) -> Reading | object | None:
+    if statement.kind == "box":
+        parts = [c for _, c in statement.joined] + [statement.content]
+        if len(parts) == 1:
+            parts = alternatives(statement.content)
+        letters = [_box_letter(part) for part in parts]
+        if any(letter is None for letter in letters):
+            return SKIP  # a boxed value, not a letter: no choice can be read from it
+        return resolve(letters, str.__eq__, "box")
+    letters = letters_in_marker_text(statement.content)
+    if not letters:
         return None
-    inner = re.sub(r"\\(?:text|textbf|mathrm|mathbf)\s*\{([^{}]*)\}", r"\1", boxed)
-    inner = inner.strip().strip("()").strip()
-    return inner if inner in LETTERS and len(inner) == 1 else None
+    return resolve(letters, str.__eq__, statement.kind)
+
+
+def _final_line(text: str) -> str | None:
+    stripped = text.rstrip()
+    line = stripped[stripped.rfind("\n") + 1 :]
+    line = _clean(line).strip(" \t#>*_-")
+    match = _FINAL_LINE.fullmatch(line)
+    return match.group(1) if match else None
+
+
+def read_gpqa_letter(text: str) -> Reading:
+    reading = read_final_answer(text, _read, option_phrases=True)
+    if reading.source == "none" and text:
+        letter = _final_line(text)
+        if letter:
+            return Reading(letter, None, "final_line")
+    return reading
 
 
 def extract_gpqa_letter(text: str) -> tuple[str | None, str]:
-    """(letter, pattern name); (None, "none") when no pattern matches."""
-    if not text:
-        return None, "none"
-    # The "Answer:" marker and "the answer is" ask for a letter right after them, in the
-    # original case (the regex ignores case only for the words, not the letter).
-    ordered = [PATTERNS[0], ("boxed", None), PATTERNS[1], PATTERNS[2], PATTERNS[3]]
-    for name, pattern in ordered:
-        if pattern is None:
-            letter = _boxed_letter(text)
-            if letter:
-                return letter, name
-            continue
-        matches = [m for m in pattern.finditer(text) if m.group(1) in LETTERS]
-        if matches:
-            return matches[-1].group(1), name
-    return None, "none"
+    """(letter, where it came from); (None, "none") when no letter is asserted."""
+    reading = read_gpqa_letter(text or "")
+    return (reading.answer, reading.source) if reading.answer else (None, "none")
 
 
 def parse_gpqa_gold(gold: str) -> str:
@@ -64,9 +156,12 @@ def parse_gpqa_gold(gold: str) -> str:
 
 
 def grade_gpqa(response: str, gold: str) -> dict:
-    """Grade one GPQA response: ``extracted`` (a letter), ``correct``, ``parse_failed``."""
+    """Grade one GPQA response: ``extracted`` (a letter), ``correct``, ``parse_failed``,
+    ``parse_reason`` and ``grade_method``."""
     target = parse_gpqa_gold(gold)
-    letter, pattern = extract_gpqa_letter(response)
-    if letter is None:
-        return {"extracted": None, "correct": False, "parse_failed": True, "grade_method": "none"}
-    return {"extracted": letter, "correct": letter == target, "parse_failed": False, "grade_method": pattern}
+    reading = read_gpqa_letter(response)
+    if reading.answer is None:
+        return {"extracted": None, "correct": False, "parse_failed": True, "parse_reason": reading.reason,
+                "grade_method": "none", "answer_source": reading.source}
+    return {"extracted": reading.answer, "correct": reading.answer == target, "parse_failed": False,
+            "parse_reason": None, "grade_method": "letter", "answer_source": reading.source}

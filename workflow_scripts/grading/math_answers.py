@@ -1,47 +1,91 @@
-"""MATH500 grading: extract the final answer, check it against the gold with math-verify.
+"""MATH500 grading: read the final answer, check it against the gold with math-verify.
 
-Extraction: the last ``\\boxed{}`` of the response, else the text after the last
-``Final Answer:`` / ``Answer:`` marker; nothing found = parse failure (graded wrong).
+Reading: the final statement (docs/grading.md): a box's content, or the answer clause of a
+marker's text. Prose ("the total is 204 minutes") is passed to math-verify as text, which
+finds the number in it; a bare expression is wrapped as LaTeX (``$...$``). A statement
+naming two different answers is a hedge, unless the gold itself lists several values
+(``-2, 2``), when "2 or -2" is that list.
 
 Equivalence: math-verify 0.9 (``parse`` + ``verify``) with the gold wrapped as LaTeX
-``$gold$``; if math-verify says no (or cannot parse, or runs out of time) the
-normalised strings are compared (:func:`normalise_answer`).
+``$gold$``; if math-verify says no (or cannot parse, or runs out of time) the normalised
+strings are compared (:func:`normalise_answer`).
 
-math-verify's own timeouts use ``signal.alarm``, which only works on the main thread,
-so they are switched off (``parsing_timeout=None``, ``timeout_seconds=None``) and the
-calls run in a worker process instead: :class:`MathVerifier` waits ``timeout_s``
-seconds for an answer and otherwise kills and restarts the worker.
+math-verify's own timeouts use ``signal.alarm`` (whole seconds, main thread only) and its
+``parse`` swallows its own timeout as "nothing parsed", so they are switched off
+(``parsing_timeout=None``, ``timeout_seconds=None``). :func:`math_verify_equivalent`
+bounds the calls with an interval timer whose exception is not an ``Exception`` (so
+math-verify's ``except Exception`` cannot swallow it); the grading worker
+(:mod:`workflow_scripts.grading.worker`) runs everything in its main thread and kills
+the whole record at its deadline should anything still hang.
 """
 
 from __future__ import annotations
 
-import atexit
-import multiprocessing
 import re
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from workflow_scripts.grading.extraction import last_boxed, text_after_marker
+from workflow_scripts.grading.extraction import Statement
+from workflow_scripts.grading.final_answer import (
+    HEDGED, MAX_ANSWER_CHARS, OVERLONG, Reading, alternatives, answer_clause, read_final_answer,
+)
 
-DEFAULT_TIMEOUT_S = 10.0
-STARTUP_TIMEOUT_S = 120.0
+DEFAULT_VERIFY_TIMEOUT_S = 10.0
+
+# Words that are mathematics, not prose, when written without a backslash.
+_MATH_WORDS = {"sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "inf", "infty",
+               "mod", "gcd", "lcm", "max", "min", "deg", "arcsin", "arccos", "arctan", "i", "e"}
+_PROSE_WORD = re.compile(r"(?<![A-Za-z\\{])[A-Za-z]{2,}(?![A-Za-z])")  # not a command, not an environment name
+_TEXT_GROUP = re.compile(r"\\(?:text|textbf|mathrm|mbox|mathbf|operatorname)\s?\{[^{}]{0,200}\}")
+_STOP_WORDS = {"the", "a", "an", "answer", "correct", "right", "wrong", "true", "false", "value", "result",
+               "it", "this", "that", "final", "above", "below", "same"}
 
 
-def extract_math_answer(text: str) -> str | None:
-    """The answer string: last ``\\boxed{}`` content, else the text after the answer marker."""
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed
-    return text_after_marker(text)
+def is_prose(answer: str) -> bool:
+    """Words outside math delimiters and text groups: the answer is a sentence, not LaTeX."""
+    outside = re.sub(r"\$[^$]{0,1000}\$", " ", _TEXT_GROUP.sub(" ", answer))
+    return any(word.lower() not in _MATH_WORDS for word in _PROSE_WORD.findall(outside))
 
 
-def as_latex(answer: str) -> str:
-    """``$answer$`` unless the answer already has math delimiters (marker text often does)."""
-    if re.search(r"(?<!\\)\$|\\\(|\\\[", answer):
+def math_verify_input(answer: str) -> str:
+    """What math-verify reads: text as it is (prose or already delimited), else ``$answer$``."""
+    if re.search(r"(?<!\\)\$|\\\(|\\\[", answer) or is_prose(answer):
         return answer
     return f"${answer}$"
 
 
-_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|mathbf)\s*\{([^{}]*)\}")
+def _has_value(text: str) -> bool:
+    """A value may follow a conclusion: a number, some LaTeX, or a short run of real words."""
+    if re.search(r"[\d\\$]", text):
+        return True
+    words = re.findall(r"[A-Za-z]+", text)
+    return 0 < len(words) <= 3 and not any(w.lower() in _STOP_WORDS for w in words)
+
+
+def _said(text: str) -> bool:
+    return bool(re.search(r"[A-Za-z0-9\\$]", text))
+
+
+def gold_lists_values(gold: str) -> bool:
+    """Whether the gold answer is several values (a top-level comma, ``\\cup``): then "or" lists them."""
+    if "\\cup" in gold:
+        return True
+    depth = 0
+    for index, char in enumerate(gold):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            thousands = re.fullmatch(r"\d{3}", gold[index + 1 : index + 4]) and (index and gold[index - 1].isdigit())
+            if not thousands:
+                return True
+    return False
+
+
+_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|mathbf)\s?\{([^{}]{0,1000})\}")
 
 
 def normalise_answer(answer: str) -> str:
@@ -57,144 +101,129 @@ def normalise_answer(answer: str) -> str:
     text = re.sub(r"\\[dt]frac", r"\\frac", text)
     for token in ("\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\ ", "\\displaystyle"):
         text = text.replace(token, "")
-    text = re.sub(r"\^\s*\{?\\circ\}?", "", text)
+    text = re.sub(r"\^\s?\{?\\circ\}?", "", text)
     text = text.replace("\\%", "").replace("%", "")
-    text = re.sub(r"^\s*[a-zA-Z]\s*=\s*", "", text)  # "x = 5" -> "5"
-    text = re.sub(r"\s+", "", text)
+    text = re.sub(r"^\s{0,20}[a-zA-Z]\s{0,20}=", "", text)  # "x = 5" -> "5"
+    text = "".join(text.split())
     text = text.rstrip(".")
     # \frac12 -> \frac{1}{2}
     text = re.sub(r"\\frac(\d)(\d)", r"\\frac{\1}{\2}", text)
     return text.lower()
 
 
-def _worker(connection) -> None:
-    """Worker loop: parse and verify pairs until told to stop (None)."""
+def same_answer(first: str, other: str, timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S) -> bool:
+    """Two readings of one statement that are the same value (``15\\frac{39}{40}`` or ``\\frac{639}{40}``)."""
+    if normalise_answer(first) == normalise_answer(other):
+        return True
+    status, equivalent = math_verify_equivalent(first.replace("$", ""), math_verify_input(other), timeout_s)
+    return equivalent
+
+
+def _read(statement: Statement, gold: str, timeout_s: float) -> Reading | None:
+    if statement.kind == "box":
+        parts = [c for _, c in statement.joined] + [statement.content]
+        if len(parts) == 1:
+            parts = alternatives(statement.content)
+    else:
+        clause = answer_clause(statement.content, _has_value, said=_said)
+        if not clause or (not statement.strong and not _has_value(clause)):
+            return None
+        parts = alternatives(clause)
+    if len(parts) == 1:
+        return Reading(parts[0], None, statement.kind)
+    if gold_lists_values(gold):
+        return Reading(", ".join(parts), None, statement.kind)
+    if all(same_answer(parts[0], other, timeout_s) for other in parts[1:]):
+        return Reading(parts[-1], None, statement.kind)
+    return Reading(None, HEDGED, statement.kind)
+
+
+def read_math_answer(text: str, gold: str = "", verify_timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S) -> Reading:
+    """The final answer of a MATH response (``gold`` only tells whether "or" lists values)."""
+    reading = read_final_answer(text, lambda statement: _read(statement, gold, verify_timeout_s))
+    if reading.answer is not None and len(reading.answer) > MAX_ANSWER_CHARS:
+        return Reading(None, OVERLONG, reading.source)
+    return reading
+
+
+def extract_math_answer(text: str) -> str | None:
+    """The final answer string of ``text`` (e.g. a reference solution's last box), else None."""
+    return read_math_answer(text).answer
+
+
+class VerifyTimeout(BaseException):
+    """Raised by the interval timer inside math-verify; a BaseException so that math-verify's
+    ``except Exception`` blocks let it through."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise :class:`VerifyTimeout` after ``seconds`` (main thread only; elsewhere no limit:
+    the grading worker's record deadline is the bound there)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+    state = {"active": True}
+
+    def expire(signum, frame):
+        if state["active"]:
+            raise VerifyTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        state["active"] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def math_verify_equivalent(gold: str, prediction: str, timeout_s: float) -> tuple[str, bool]:
+    """(status, equivalent) from math-verify; status is ok, timeout or error."""
     import logging
 
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # the "timeout disabled" warning is expected
-    connection.send("ready")
-    while True:
-        request = connection.recv()
-        if request is None:
-            return
-        gold, prediction = request
-        try:
+    try:
+        with time_limit(timeout_s):
             gold_parsed = parse(f"${gold}$", extraction_config=[LatexExtractionConfig()], parsing_timeout=None)
-            pred_parsed = parse(
-                prediction,
-                extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
-                parsing_timeout=None,
-            )
+            pred_parsed = parse(prediction, extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
+                                parsing_timeout=None)
             verdict = bool(gold_parsed and pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=None))
-            connection.send(("ok", verdict, bool(gold_parsed), bool(pred_parsed)))
-        except Exception as error:  # a sympy crash on one answer must not end the run
-            connection.send(("error", False, False, False, f"{type(error).__name__}: {error}"))
+    except VerifyTimeout:
+        return "timeout", False
+    except Exception:  # noqa: BLE001 - a sympy crash on one answer must not end the run
+        return "error", False
+    return "ok", verdict
 
 
 @dataclass
 class Verdict:
     equivalent: bool
-    method: str  # "math_verify", "string", "timeout+string", "error+string", "none"
+    method: str  # "math_verify", "string", "timeout+string", "error+string"
 
 
-class MathVerifier:
-    """math-verify in a worker process with a per-answer deadline.
-
-    Use as a context manager, or call :meth:`close`. ``check`` never hangs longer than
-    ``timeout_s`` (plus a restart after a timeout).
-    """
-
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S):
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        self.timeout_s = timeout_s
-        self.timeouts = 0
-        self._context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-        self._process = None
-        self._connection = None
-
-    def _start(self) -> None:
-        parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_worker, args=(child,), daemon=True)
-        self._process.start()
-        child.close()
-        self._connection = parent
-        # Importing sympy and math-verify takes seconds; the deadline starts after that.
-        if not parent.poll(STARTUP_TIMEOUT_S) or parent.recv() != "ready":
-            self._stop(kill=True)
-            raise RuntimeError(f"the math-verify worker did not start within {STARTUP_TIMEOUT_S} s")
-
-    def _stop(self, kill: bool) -> None:
-        if self._process is None:
-            return
-        if kill:
-            self._process.kill()
-        else:
-            try:
-                self._connection.send(None)
-            except (BrokenPipeError, OSError):
-                pass
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._connection.close()
-        self._process = self._connection = None
-
-    def close(self) -> None:
-        self._stop(kill=False)
-
-    def __enter__(self) -> "MathVerifier":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def math_verify(self, gold: str, prediction: str) -> tuple[str, bool]:
-        """(status, equivalent) from math-verify; status is ok, timeout or error."""
-        if self._process is None or not self._process.is_alive():
-            self._start()
-        self._connection.send((gold, prediction))
-        if not self._connection.poll(self.timeout_s):
-            self.timeouts += 1
-            self._stop(kill=True)
-            return "timeout", False
-        try:
-            reply = self._connection.recv()
-        except EOFError:  # the worker died (e.g. out of memory on a huge expression)
-            self._stop(kill=True)
-            return "error", False
-        return reply[0], reply[1]
-
-    def check(self, gold: str, extracted: str) -> Verdict:
-        """Is the extracted answer equivalent to the gold answer?"""
-        status, equivalent = self.math_verify(gold, as_latex(extracted))
-        if equivalent:
-            return Verdict(True, "math_verify")
-        same_string = normalise_answer(gold) == normalise_answer(extracted) and normalise_answer(gold) != ""
-        if same_string:
-            return Verdict(True, "string" if status == "ok" else f"{status}+string")
-        return Verdict(False, "math_verify" if status == "ok" else f"{status}+string")
+def check_math(gold: str, extracted: str, timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S) -> Verdict:
+    """Is the extracted answer equivalent to the gold answer?"""
+    status, equivalent = math_verify_equivalent(gold, math_verify_input(extracted), timeout_s)
+    if equivalent:
+        return Verdict(True, "math_verify")
+    same_string = normalise_answer(gold) == normalise_answer(extracted) and normalise_answer(gold) != ""
+    if same_string:
+        return Verdict(True, "string" if status == "ok" else f"{status}+string")
+    return Verdict(False, "math_verify" if status == "ok" else f"{status}+string")
 
 
-_SHARED: MathVerifier | None = None
+def grade_math(response: str, gold: str, verify_timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S) -> dict:
+    """Grade one MATH response: ``extracted``, ``correct``, ``parse_failed``, ``parse_reason``,
+    ``grade_method`` and ``answer_source``."""
+    reading = read_math_answer(response, gold, verify_timeout_s)
+    if reading.answer is None:
+        return {"extracted": None, "correct": False, "parse_failed": True, "parse_reason": reading.reason,
+                "grade_method": "none", "answer_source": reading.source}
+    verdict = check_math(gold, reading.answer, verify_timeout_s)
+    return {"extracted": reading.answer, "correct": verdict.equivalent, "parse_failed": False,
+            "parse_reason": None, "grade_method": verdict.method, "answer_source": reading.source}
 
-
-def shared_verifier() -> MathVerifier:
-    """One worker per process, closed at exit."""
-    global _SHARED
-    if _SHARED is None:
-        _SHARED = MathVerifier()
-        atexit.register(_SHARED.close)
-    return _SHARED
-
-
-def grade_math(response: str, gold: str, verifier: MathVerifier | None = None) -> dict:
-    """Grade one MATH response: ``extracted``, ``correct``, ``parse_failed``, ``grade_method``."""
-    extracted = extract_math_answer(response)
-    if extracted is None:
-        return {"extracted": None, "correct": False, "parse_failed": True, "grade_method": "none"}
-    verdict = (verifier or shared_verifier()).check(gold, extracted)
-    return {"extracted": extracted, "correct": verdict.equivalent, "parse_failed": False, "grade_method": verdict.method}

@@ -1,0 +1,156 @@
+"""The final-answer rule (docs/grading.md), shared by the three graders.
+
+1. The last explicit final-answer statement of the answer phase wins, box or marker, by
+   position (:func:`workflow_scripts.grading.extraction.statements`).
+2. From a marker's text only the answer clause counts (:func:`answer_clause`): it ends at
+   the first sentence end, line break or justification ("since", "because", "(after ..."),
+   so numbers in a justification after the answer never replace it; a conclusion ("so",
+   "thus", "is") moves the answer to what follows it.
+3. A statement naming two different answers ("4 or 3", "either A or B", ``\\boxed{4} or
+   \\boxed{3}``) is hedged: graded wrong, with the reason ``hedged``.
+
+Each benchmark supplies how a value is read from a piece of text and when two values are
+the same answer. Every scan here is over at most a few hundred characters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from workflow_scripts.grading.extraction import Statement, statements
+
+# Reasons recorded in ``parse_reason`` (None: an answer was read and compared).
+HEDGED = "hedged"
+NO_ANSWER = "no_answer"  # no final-answer statement at all
+UNREADABLE = "unreadable"  # the final statement holds no value of the benchmark's kind
+TIMEOUT = "timeout"  # the record's grading ran past its deadline
+CRASHED = "crashed"  # the grading worker died on the record (e.g. out of memory)
+OVERLONG = "overlong"  # a "value" longer than any real answer (a runaway box)
+MAX_ANSWER_CHARS = 1000
+SKIP = object()  # returned by a reader: this statement is not one of the benchmark's kind
+
+_JUSTIFICATION = (
+    "since", "because", "as", "when", "where", "after", "given", "if", "which", "using", "by", "from",
+    "checking", "assuming", "with", "due", "for", "note", "noting", "here", "we", "i",
+)
+_CONCLUSION = ("so", "thus", "therefore", "hence", "giving", "gives", "yields", "yielding", "is", "are",
+               "equals", "becomes", "get", "obtain")
+_WORD = re.compile(r"(?<![A-Za-z0-9\\])[A-Za-z]+(?![A-Za-z0-9])")
+_OR = re.compile(r"(?i)(?<![A-Za-z\\])(?:or|either)(?![A-Za-z])")
+_TEXT_OR = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s?\{\s{0,3}(or|either|and)\s{0,3}\}")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the final statement says: ``answer`` (None when nothing was read) and ``reason``."""
+
+    answer: str | None
+    reason: str | None
+    source: str  # the statement's kind: box, colon, phrase, final_line; none
+
+
+def _math_toggles(text: str) -> list[bool]:
+    """For each character, whether it lies inside math delimiters ($, $$, \\( \\), \\[ \\])."""
+    inside, flags, index = False, [], 0
+    while index < len(text):
+        two = text[index : index + 2]
+        if two in ("\\(", "\\[", "\\)", "\\]"):
+            inside = two[1] in "(["
+            flags += [True, True]
+            index += 2
+            continue
+        if text[index] == "$" and (index == 0 or text[index - 1] != "\\"):
+            width = 2 if two == "$$" else 1
+            inside = not inside
+            flags += [True] * width
+            index += width
+            continue
+        flags.append(inside)
+        index += 1
+    return flags
+
+
+def answer_clause(content: str, has_value: Callable[[str], bool], equals_concludes: bool = False,
+                  said: Callable[[str], bool] | None = None) -> str:
+    """The part of a marker's text that states the answer (see the module docstring).
+
+    ``has_value`` tells whether a piece of text holds a value (what may follow a conclusion);
+    ``said`` whether something was stated before a justification word (default: has_value).
+    """
+    said = said or has_value
+    text = content[:MAX_ANSWER_CHARS]
+    math = _math_toggles(text)
+    cut = len(text)
+    for index, char in enumerate(text):
+        if math[index]:
+            continue
+        if char == "\n" and text[:index].strip():
+            cut = index
+            break
+        if char in ".!?;" and (index + 1 == len(text) or text[index + 1].isspace()):
+            if not (char == "." and text[max(0, index - 3) : index].lower() in ("i.e", "e.g")):
+                if text[:index].strip():
+                    cut = index
+                    break
+        if char == "(" and index + 1 < len(text):
+            word = _WORD.match(text, index + 1)
+            if word and word.group(0).islower() and len(word.group(0)) >= 3 and text[:index].strip():
+                cut = index
+                break
+    clause = text[:cut]
+    # A justification word ends the clause once something has been said before it.
+    for word in _WORD.finditer(clause):
+        if word.group(0).lower() in _JUSTIFICATION and not math[word.start()] and said(clause[: word.start()]):
+            clause = clause[: word.start()]
+            break
+    # A conclusion moves the answer to what follows it, if a value follows.
+    marks = [w.end() for w in _WORD.finditer(clause) if w.group(0).lower() in _CONCLUSION and not math[w.start()]]
+    if equals_concludes:
+        marks += [i + 1 for i, c in enumerate(clause) if c == "=" and not (i and clause[i - 1] in "<>!")]
+    for mark in sorted(marks, reverse=True):
+        if has_value(clause[mark:]):
+            clause = clause[mark:]
+            break
+    return clause.strip(" \t,:;*_").strip()
+
+
+def alternatives(clause: str) -> list[str]:
+    """The parts of ``clause`` joined by "or" / "either ... or" (one part when there is no "or")."""
+    text = _TEXT_OR.sub(lambda m: f" {m.group(1)} ", clause)
+    parts = [part.strip(" \t,;:*_") for part in _OR.split(text)]
+    parts = [p for p in parts if p.strip("$ ")]
+    if len(parts) <= 1:
+        return [clause]
+    # An "or" that split a math span leaves lone dollars behind: drop them.
+    return [p.replace("$", "").strip() if p.count("$") % 2 else p for p in parts]
+
+
+def read_final_answer(text: str, read: Callable[[Statement], Reading | object | None],
+                      option_phrases: bool = False) -> Reading:
+    """Walk the statements from the last: the first one that ``read`` gives a reading wins.
+
+    ``read`` returns None when a statement carries no value; a strong statement (box,
+    ``Final Answer:``) without a value still ends the search (its answer is unreadable).
+    ``SKIP`` passes over a statement whatever its strength.
+    """
+    for statement in reversed(statements(text, option_phrases=option_phrases)):
+        if not statement.content.strip():
+            continue
+        reading = read(statement)
+        if reading is SKIP:
+            continue
+        if reading is not None:
+            return reading
+        if statement.strong:
+            return Reading(None, UNREADABLE, statement.kind)
+    return Reading(None, NO_ANSWER, "none")
+
+
+def resolve(parts: list[str], same: Callable[[str, str], bool], source: str) -> Reading:
+    """One answer when all parts agree, else a hedge."""
+    first = parts[0]
+    if all(same(first, other) for other in parts[1:]):
+        return Reading(first, None, source)
+    return Reading(None, HEDGED, source)
