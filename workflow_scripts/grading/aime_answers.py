@@ -77,6 +77,8 @@ def _read(statement: Statement) -> Reading | None:
             # "\boxed{33 \text{ or } 34}" splits into integers; anything else is not an answer.
             return Reading(None, UNREADABLE, "box") if len(parts) == 1 else None
         return resolve([str(v) for v in values], str.__eq__, "box")
+    if not re.search(r"\d", statement.content):
+        return None  # no integer anywhere: nothing to read (and cheap to tell)
     clause = answer_clause(statement.content, _has_integer, equals_concludes=True)
     values = [_read_value(part) for part in alternatives(clause)]
     values = [v for v in values if v is not None]

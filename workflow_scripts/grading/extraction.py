@@ -12,6 +12,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Iterator
 
 import numpy as np
 
@@ -27,6 +28,7 @@ _MARKER_TAIL = re.compile(
 _OPTION_PHRASE = re.compile(r"(?i)(?<![A-Za-z])(?:correct|right|best)[ \t]{1,3}(?:option|choice)[ \t]{1,3}is(?![A-Za-z])[ \t]{0,3}:?")
 _CONTENT_LEAD = re.compile(r"[\s*_]*")  # possessive enough: one class, one star
 MAX_CONTENT_CHARS = 300
+MAX_JOINED_BOXES = 8  # a longer run of "\boxed{..} or \boxed{..}" is a list, read from its last boxes
 # s1's answer phase opens with this header (workflow_scripts/generation/prompts.py: ANSWER_START).
 ANSWER_HEADER = re.compile(r"<\|im_start\|>answer[ \t]*\n?[ \t]*$")
 
@@ -51,7 +53,12 @@ class Statement:
     _text: str = field(repr=False)
     _content_start: int = field(repr=False)
     _box_content: str | None = field(default=None, repr=False)
-    joined: tuple[tuple[str, str], ...] = ()
+    _boxes: list | None = field(default=None, repr=False)
+    _box_index: int = field(default=-1, repr=False)
+
+    @cached_property
+    def joined(self) -> tuple[tuple[str, str], ...]:
+        return _joined_boxes(self._text, self._boxes, self._box_index) if self._boxes else ()
 
     @cached_property
     def content(self) -> str:
@@ -78,28 +85,23 @@ def matching_braces(text: str, opens: list[int]) -> dict[int, int]:
     is_open = (codes == ord("{")) & (previous != ord("\\"))
     is_close = (codes == ord("}")) & (previous != ord("\\"))
     positions = np.flatnonzero(is_open | is_close)
-    steps = np.where(is_open[positions], 1, -1)
-    depth = np.cumsum(steps)
-    # Sort braces by (depth, position) once; the match of an open brace is the next entry
-    # of depth d - 1 after it, found by binary search within that depth's block.
-    order = np.lexsort((positions, depth))
-    sorted_depth, sorted_pos = depth[order], positions[order]
+    depth = np.cumsum(np.where(is_open[positions], 1, -1))
+    # Braces sorted by (depth, position): the match of an opening brace of depth d at p is
+    # the first entry after (d - 1, p), if it has depth d - 1 (all vectorised).
+    scale = len(text) + 1
+    keys = np.sort(depth.astype(np.int64) * scale + positions)
     wanted = np.asarray(opens, dtype=np.int64)
-    event = np.searchsorted(positions, wanted)
-    valid = (event < len(positions)) & (positions[np.minimum(event, len(positions) - 1)] == wanted)
-    result: dict[int, int] = {}
-    for open_index, event_index, ok in zip(opens, event, valid):
-        if not ok or steps[event_index] != 1:
-            continue
-        target = depth[event_index] - 1
-        lo = np.searchsorted(sorted_depth, target, side="left")
-        hi = np.searchsorted(sorted_depth, target, side="right")
-        k = lo + np.searchsorted(sorted_pos[lo:hi], open_index, side="right")
-        if k < hi:
-            result[open_index] = int(sorted_pos[k])
-    return result
+    event = np.minimum(np.searchsorted(positions, wanted), len(positions) - 1)
+    is_brace = (positions[event] == wanted) & is_open[wanted]
+    target = depth[event].astype(np.int64) - 1
+    k = np.searchsorted(keys, target * scale + wanted, side="right")
+    k_safe = np.minimum(k, len(keys) - 1)
+    found = is_brace & (k < len(keys)) & (np.floor_divide(keys[k_safe], scale) == target)
+    closes = keys[k_safe] - target * scale
+    return {int(o): int(c) for o, c, ok in zip(wanted, closes, found) if ok}
 
 
+_BRACE_AFTER_COMMAND = re.compile(r" {0,3}\{")
 _BARE_BOX_TOKEN = re.compile(r"[ \t]{0,3}([^\s${}]{1,60})")
 _BOX_CONNECTOR = re.compile(r"(?i)^[\s$.,;]*(?:\\text\{\s{0,3})?(or|and|,)(?:\s{0,3}\})?[\s$]*$")
 
@@ -110,33 +112,32 @@ def top_level_boxes(text: str) -> list[tuple[int, int, str]]:
     ``\\boxed 5`` (no braces) yields ``5``. A box that is never closed (the answer was cut
     off) does not count; empty boxes do not count either.
     """
-    starts = [m for m in BOX_COMMAND.finditer(text)]
-    if not starts:
+    commands = [(m.start(), m.end()) for m in BOX_COMMAND.finditer(text)]
+    if not commands:
         return []
-    braced: dict[int, int] = {}
-    for match in starts:
-        index = match.end()
-        while index < len(text) and index - match.end() < 3 and text[index] == " ":
-            index += 1
-        if index < len(text) and text[index] == "{":
-            braced[match.start()] = index
-    closes = matching_braces(text, sorted(set(braced.values())))
-    boxes = []
-    covered_until = -1
-    for match in starts:
-        start = match.start()
-        if start < covered_until:
-            continue  # nested in the previous top-level box
-        if start in braced:
-            close = closes.get(braced[start])
-            if close is None:
-                continue
-            content = text[braced[start] + 1 : close].strip()
-            covered_until = close + 1
-            if content:
-                boxes.append((start, close + 1, content))
+    opens = []
+    for _, end in commands:
+        if text.startswith("{", end):
+            opens.append(end)
         else:
-            token = _BARE_BOX_TOKEN.match(text, match.end())
+            brace = _BRACE_AFTER_COMMAND.match(text, end)
+            opens.append(brace.end() - 1 if brace else -1)
+    closes = matching_braces(text, sorted({o for o in opens if o >= 0}))
+    ends = np.asarray([closes.get(o, -2) + 1 if o >= 0 else -1 for o in opens], dtype=np.int64)
+    # A box starting before the end of an earlier complete box is nested in it.
+    reach = np.maximum.accumulate(np.concatenate(([-1], ends[:-1])))
+    starts = np.asarray([start for start, _ in commands], dtype=np.int64)
+    boxes = []
+    for index in np.flatnonzero(starts >= reach).tolist():
+        start, end = commands[index]
+        if opens[index] >= 0:
+            if ends[index] <= 0:
+                continue  # never closed
+            content = text[opens[index] + 1 : ends[index] - 1].strip()
+            if content:
+                boxes.append((start, int(ends[index]), content))
+        else:
+            token = _BARE_BOX_TOKEN.match(text, end)
             if token and token.group(1).rstrip(".,"):
                 boxes.append((start, token.end(), token.group(1).rstrip(".,")))
     return boxes
@@ -178,43 +179,67 @@ def _marker_strength(text: str, start: int, word: str, kind: str) -> bool | None
     return word[:1].isupper() or word.lower().startswith("final") or bool(_LINE_START.search(before))
 
 
-def statements(text: str, option_phrases: bool = False) -> list[Statement]:
-    """Every final-answer statement of ``text``, in order of position.
+def _joined_boxes(text: str, boxes: list[tuple[int, int, str]], index: int) -> tuple[tuple[str, str], ...]:
+    """The earlier boxes a bare connector joins to box ``index``, as (connector, content)."""
+    joined: list[tuple[str, str]] = []
+    current = index
+    while current > 0 and len(joined) < MAX_JOINED_BOXES and boxes[current][0] - boxes[current - 1][1] <= 30:
+        link = _BOX_CONNECTOR.match(text[boxes[current - 1][1] : boxes[current][0]])
+        if not link:
+            break
+        joined.append((link.group(1).lower(), boxes[current - 1][2]))
+        current -= 1
+    return tuple(reversed(joined))
+
+
+def _box_statement(text: str, boxes: list[tuple[int, int, str]], index: int) -> Statement:
+    start, end, content = boxes[index]
+    return Statement("box", start, True, text, end, content, boxes, index)
+
+
+def _marker_statement(text: str, start: int, word_end: int) -> Statement | None:
+    if word_end == start:  # an option phrase: its own regex matched the whole marker
+        tail_end, kind = _OPTION_PHRASE.match(text, start).end(), "phrase"
+    else:
+        tail = _MARKER_TAIL.match(text, word_end)
+        if tail is None:
+            return None
+        tail_end, kind = tail.end(), "colon" if tail.group("colon") else "phrase"
+    strong = _marker_strength(text, start, text[start:word_end], kind)
+    return None if strong is None else Statement(kind, start, strong, text, tail_end)
+
+
+def statements_from_last(text: str, option_phrases: bool = False) -> Iterator[Statement]:
+    """The final-answer statements of ``text``, last first, each built only when reached.
 
     Markers inside a box are part of the box, not statements of their own. Boxes joined to
     the previous box by a bare connector (``or``, ``and``, a comma) carry that link.
     ``option_phrases`` adds "the correct option/choice is" (multiple choice).
     """
     if not text:
-        return []
+        return
     boxes = top_level_boxes(text)
-    found: list[Statement] = []
-    for index, (start, end, content) in enumerate(boxes):
-        joined: tuple[tuple[str, str], ...] = ()
-        if index and start - boxes[index - 1][1] <= 30:
-            link = _BOX_CONNECTOR.match(text[boxes[index - 1][1] : start])
-            if link:
-                joined = found[-1].joined + ((link.group(1).lower(), boxes[index - 1][2]),)
-        found.append(Statement("box", start, True, text, end, content, joined))
     box_starts = [box[0] for box in boxes]
     anchors = [(m.start(), m.end()) for m in _ANSWER_WORD.finditer(text)]
     if option_phrases:
-        anchors += [(m.start(), m.start()) for m in _OPTION_PHRASE.finditer(text)]
-    for start, word_end in anchors:
-        if _inside_box(start, box_starts, boxes):
+        anchors = sorted(anchors + [(m.start(), m.start()) for m in _OPTION_PHRASE.finditer(text)])
+    box_index, anchor_index = len(boxes) - 1, len(anchors) - 1
+    while box_index >= 0 or anchor_index >= 0:
+        if anchor_index < 0 or (box_index >= 0 and boxes[box_index][0] > anchors[anchor_index][0]):
+            yield _box_statement(text, boxes, box_index)
+            box_index -= 1
             continue
-        if word_end == start:  # an option phrase: its own regex matched the whole marker
-            tail_end, kind = _OPTION_PHRASE.match(text, start).end(), "phrase"
-        else:
-            tail = _MARKER_TAIL.match(text, word_end)
-            if tail is None:
-                continue
-            tail_end, kind = tail.end(), "colon" if tail.group("colon") else "phrase"
-        strong = _marker_strength(text, start, text[start:word_end], kind)
-        if strong is not None:
-            found.append(Statement(kind, start, strong, text, tail_end))
-    found.sort(key=lambda s: s.start)
-    return found
+        start, word_end = anchors[anchor_index]
+        anchor_index -= 1
+        if not _inside_box(start, box_starts, boxes):
+            statement = _marker_statement(text, start, word_end)
+            if statement is not None:
+                yield statement
+
+
+def statements(text: str, option_phrases: bool = False) -> list[Statement]:
+    """Every final-answer statement of ``text``, in order of position."""
+    return list(reversed(list(statements_from_last(text, option_phrases))))
 
 
 def is_bare_answer(text: str) -> bool:
@@ -257,7 +282,7 @@ def response_text(record: dict) -> str:
             prefix = full[-len(answer) - 80 : len(full) - len(answer)] if (
                 isinstance(full, str) and answer and full.endswith(answer)) else ""
         prefix_tail = prefix.rstrip()[-40:]
-        if statements(answer):
+        if next(statements_from_last(answer), None) is not None:
             return answer
         marker = _PREFIX_MARKER.search(prefix_tail)
         if marker:

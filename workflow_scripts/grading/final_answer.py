@@ -16,10 +16,11 @@ the same answer. Every scan here is over at most a few hundred characters.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable
 
-from workflow_scripts.grading.extraction import Statement, statements
+from workflow_scripts.grading.extraction import Statement, statements_from_last
 
 # Reasons recorded in ``parse_reason`` (None: an answer was read and compared).
 HEDGED = "hedged"
@@ -31,13 +32,18 @@ OVERLONG = "overlong"  # a "value" longer than any real answer (a runaway box)
 MAX_ANSWER_CHARS = 1000
 SKIP = object()  # returned by a reader: this statement is not one of the benchmark's kind
 
-_JUSTIFICATION = (
-    "since", "because", "as", "when", "where", "after", "given", "if", "which", "using", "by", "from",
-    "checking", "assuming", "with", "due", "for", "note", "noting", "here", "we", "i",
+_JUSTIFICATION = re.compile(
+    r"(?i)(?<![A-Za-z0-9\\])(?:since|because|as|when|where|after|given|if|which|using|by|from|checking|assuming|"
+    r"with|due|for|note|noting|here|we|i)(?![A-Za-z0-9])"
 )
-_CONCLUSION = ("so", "thus", "therefore", "hence", "giving", "gives", "yields", "yielding", "is", "are",
-               "equals", "becomes", "get", "obtain")
-_WORD = re.compile(r"(?<![A-Za-z0-9\\])[A-Za-z]+(?![A-Za-z0-9])")
+_CONCLUSION = re.compile(
+    r"(?i)(?<![A-Za-z0-9\\])(?:so|thus|therefore|hence|giving|gives|yields|yielding|is|are|equals|becomes|get|"
+    r"obtain)(?![A-Za-z0-9])"
+)
+# Ends of the answer clause: a line break, a sentence end, a parenthesis opening prose.
+_BOUNDARY = re.compile(r"\n|[.!?;](?=\s|$)|\((?!either(?![a-z]))(?=[a-z]{3,}(?![A-Za-z]))")
+_MATH_DELIMITER = re.compile(r"\$\$|(?<!\\)\$|\\\(|\\\)|\\\[|\\\]")
+_CLOSING = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _OR = re.compile(r"(?i)(?<![A-Za-z\\])(?:or|either)(?![A-Za-z])")
 _TEXT_OR = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s?\{\s{0,3}(or|either|and)\s{0,3}\}")
 
@@ -51,25 +57,25 @@ class Reading:
     source: str  # the statement's kind: box, colon, phrase, final_line; none
 
 
-def _math_toggles(text: str) -> list[bool]:
-    """For each character, whether it lies inside math delimiters ($, $$, \\( \\), \\[ \\])."""
-    inside, flags, index = False, [], 0
-    while index < len(text):
-        two = text[index : index + 2]
-        if two in ("\\(", "\\[", "\\)", "\\]"):
-            inside = two[1] in "(["
-            flags += [True, True]
-            index += 2
-            continue
-        if text[index] == "$" and (index == 0 or text[index - 1] != "\\"):
-            width = 2 if two == "$$" else 1
-            inside = not inside
-            flags += [True] * width
-            index += width
-            continue
-        flags.append(inside)
-        index += 1
-    return flags
+def math_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each math span ($, $$, \\( \\), \\[ \\]); an unclosed one runs to the end."""
+    spans, opened = [], None
+    for match in _MATH_DELIMITER.finditer(text):
+        token = match.group(0)
+        if opened is None:
+            if token in _CLOSING:
+                opened = (token, match.start())
+        elif token == _CLOSING[opened[0]]:
+            spans.append((opened[1], match.end()))
+            opened = None
+    if opened is not None:
+        spans.append((opened[1], len(text)))
+    return spans
+
+
+def _in_math(position: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:
+    index = bisect_right(starts, position) - 1
+    return index >= 0 and position < spans[index][1]
 
 
 def answer_clause(content: str, has_value: Callable[[str], bool], equals_concludes: bool = False,
@@ -81,34 +87,26 @@ def answer_clause(content: str, has_value: Callable[[str], bool], equals_conclud
     """
     said = said or has_value
     text = content[:MAX_ANSWER_CHARS]
-    math = _math_toggles(text)
-    cut = len(text)
-    for index, char in enumerate(text):
-        if math[index]:
+    spans = math_spans(text)
+    starts = [start for start, _ in spans]
+    clause = text
+    for match in _BOUNDARY.finditer(text):
+        index = match.start()
+        if _in_math(index, spans, starts) or not text[:index].strip():
             continue
-        if char == "\n" and text[:index].strip():
-            cut = index
-            break
-        if char in ".!?;" and (index + 1 == len(text) or text[index + 1].isspace()):
-            if not (char == "." and text[max(0, index - 3) : index].lower() in ("i.e", "e.g")):
-                if text[:index].strip():
-                    cut = index
-                    break
-        if char == "(" and index + 1 < len(text):
-            word = _WORD.match(text, index + 1)
-            if word and word.group(0).islower() and len(word.group(0)) >= 3 and text[:index].strip():
-                cut = index
-                break
-    clause = text[:cut]
+        if text[index] == "." and text[max(0, index - 3) : index].lower() in ("i.e", "e.g"):
+            continue
+        clause = text[:index]
+        break
     # A justification word ends the clause once something has been said before it.
-    for word in _WORD.finditer(clause):
-        if word.group(0).lower() in _JUSTIFICATION and not math[word.start()] and said(clause[: word.start()]):
+    for word in _JUSTIFICATION.finditer(clause):
+        if not _in_math(word.start(), spans, starts) and said(clause[: word.start()]):
             clause = clause[: word.start()]
             break
     # A conclusion moves the answer to what follows it, if a value follows.
-    marks = [w.end() for w in _WORD.finditer(clause) if w.group(0).lower() in _CONCLUSION and not math[w.start()]]
+    marks = [w.end() for w in _CONCLUSION.finditer(clause) if not _in_math(w.start(), spans, starts)]
     if equals_concludes:
-        marks += [i + 1 for i, c in enumerate(clause) if c == "=" and not (i and clause[i - 1] in "<>!")]
+        marks += [m.end() for m in re.finditer(r"(?<![<>!])=", clause)]
     for mark in sorted(marks, reverse=True):
         if has_value(clause[mark:]):
             clause = clause[mark:]
@@ -135,9 +133,11 @@ def read_final_answer(text: str, read: Callable[[Statement], Reading | object | 
     ``Final Answer:``) without a value still ends the search (its answer is unreadable).
     ``SKIP`` passes over a statement whatever its strength.
     """
-    for statement in reversed(statements(text, option_phrases=option_phrases)):
+    for statement in statements_from_last(text, option_phrases=option_phrases):
         if not statement.content.strip():
             continue
+        if len(statement.content) > MAX_ANSWER_CHARS:  # a runaway box, not an answer
+            return Reading(None, OVERLONG, statement.kind)
         reading = read(statement)
         if reading is SKIP:
             continue

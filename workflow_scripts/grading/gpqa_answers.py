@@ -112,6 +112,10 @@ def _box_letter(content: str) -> str | None:
 
 def _read(statement: Statement) -> Reading | object | None:
     if statement.kind == "box":
+        content = statement.content
+        if len(content) > 40 or not any(c in content for c in "ABCDabcd") or (
+                not _box_letter(content) and " or " not in content):
+            return SKIP  # a boxed value, not a letter: no choice can be read from it
         parts = [c for _, c in statement.joined] + [statement.content]
         if len(parts) == 1:
             parts = alternatives(statement.content)
@@ -128,6 +132,8 @@ def _read(statement: Statement) -> Reading | object | None:
 def _final_line(text: str) -> str | None:
     stripped = text.rstrip()
     line = stripped[stripped.rfind("\n") + 1 :]
+    if len(line) > 400:
+        return None
     line = _clean(line).strip(" \t#>*_-")
     match = _FINAL_LINE.fullmatch(line)
     return match.group(1) if match else None

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from workflow_scripts.grading.extraction import Statement
 from workflow_scripts.grading.final_answer import (
-    HEDGED, MAX_ANSWER_CHARS, OVERLONG, Reading, alternatives, answer_clause, read_final_answer,
+    HEDGED, Reading, alternatives, answer_clause, read_final_answer,
 )
 
 DEFAULT_VERIFY_TIMEOUT_S = 10.0
@@ -140,10 +140,7 @@ def _read(statement: Statement, gold: str, timeout_s: float) -> Reading | None:
 
 def read_math_answer(text: str, gold: str = "", verify_timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S) -> Reading:
     """The final answer of a MATH response (``gold`` only tells whether "or" lists values)."""
-    reading = read_final_answer(text, lambda statement: _read(statement, gold, verify_timeout_s))
-    if reading.answer is not None and len(reading.answer) > MAX_ANSWER_CHARS:
-        return Reading(None, OVERLONG, reading.source)
-    return reading
+    return read_final_answer(text, lambda statement: _read(statement, gold, verify_timeout_s))
 
 
 def extract_math_answer(text: str) -> str | None:
