@@ -1,6 +1,7 @@
 """Grader audit on the real benchmarks in ../shared/data.
 
-MATH500 and AIME24: every gold solution graded against its gold answer. GPQA-Diamond:
+MATH500 and AIME24: every gold solution graded against its gold answer, and every gold
+answer (MATH500, AIME24 and AIME25) written in the common final-answer formats. GPQA-Diamond:
 the gold letter of each real question (choices shuffled with seed 42) written in many
 response formats around the real choice texts.
 """
@@ -15,6 +16,7 @@ import sys
 
 import pytest
 
+from workflow_scripts.grading import grade_response
 from workflow_scripts.grading.audit import audit_solutions
 from workflow_scripts.grading.gpqa_answers import grade_gpqa
 from workflow_scripts.grading.worker import Grader
@@ -62,6 +64,33 @@ def test_audit_cli_writes_the_table(shared_data, tmp_path):
     assert "aime24: 29/30" in result.stdout
 
 
+MATH_FORMATS = ["\\boxed{{{gold}}}", "Final Answer: ${gold}$", "The answer is ${gold}$.",
+                "**Final Answer**\n\n\\[\n\\boxed{{{gold}}}\n\\]"]
+AIME_FORMATS = ["\\boxed{{{gold}}}", "\\boxed{{{gold:03d}}}", "Answer: {gold}", "The answer is {gold}.", "answer: {gold}.0",
+                "Final Answer: the answer is $\\boxed{{{gold}}}$"]
+
+
+def test_every_math500_gold_answer_is_read_in_the_common_formats(shared_data, grader):
+    rows = read_jsonl(shared_data / "math500" / "test.jsonl")
+    misses = [(row["unique_id"], template) for row in rows for template in MATH_FORMATS
+              if not grade_response("math500", template.format(gold=row["answer"]), row["answer"], grader)["correct"]]
+    assert len(rows) == 500 and misses == []
+
+
+def test_every_aime_gold_answer_is_read_in_the_common_formats(shared_data, grader):
+    rows = read_jsonl(shared_data / "aime24" / "aime24_nofigures.jsonl") + read_jsonl(
+        shared_data / "aime25" / "aime25_nofigures.jsonl")
+    misses = []
+    for row in rows:
+        gold = int(row["answer"])
+        for template in AIME_FORMATS:
+            right = grade_response("aime24", template.format(gold=gold), str(gold), grader)
+            wrong = grade_response("aime24", template.format(gold=(gold + 1) % 1000), str(gold), grader)
+            if not right["correct"] or wrong["correct"] or wrong["parse_failed"]:
+                misses.append((row["id"], template))
+    assert len(rows) == 60 and misses == []
+
+
 RESPONSE_FORMATS = [
     "Comparing the options, {discussion}\nAnswer: {letter}",
     "{discussion}\n\n**Final Answer:** ({letter})",
@@ -71,6 +100,11 @@ RESPONSE_FORMATS = [
     "{discussion}\nI'm confident in this choice.\n{letter}",
     "{discussion} Final Answer: \\boxed{{\\text{{{letter}}}}}",
     "Answer: {letter}",
+    "{discussion}\nAnswer: Option {letter}",
+    "{discussion}\nAnswer: \\textbf{{{letter}}}",
+    "{discussion}\nanswer: ({lower})",
+    "{discussion} Options {others} are wrong, so the answer is {letter}.",
+    "{discussion}\n\nFinal Answer: {letter}, since the other options contradict the data.",
 ]
 
 
@@ -88,6 +122,12 @@ def _gpqa_questions(shared_data):
     return questions
 
 
+def _fill(template, discussion, letter):
+    others = [x for x in "ABCD" if x != letter]
+    return template.format(discussion=discussion, letter=letter, lower=letter.lower(),
+                           others=f"{others[0]}, {others[1]} and {others[2]}")
+
+
 def test_gpqa_letters_in_many_formats_on_real_questions(shared_data):
     questions = _gpqa_questions(shared_data)
     assert len(questions) == 198
@@ -97,9 +137,9 @@ def test_gpqa_letters_in_many_formats_on_real_questions(shared_data):
         discussion = " ".join(f"Option {'ABCD'[i]} says {text[:60]}." for i, text in enumerate(choices))
         wrong = "ABCD"[("ABCD".index(gold) + 1) % 4]
         for template in RESPONSE_FORMATS:
-            right = grade_gpqa(template.format(discussion=discussion, letter=gold), gold)
+            right = grade_gpqa(_fill(template, discussion, gold), gold)
             assert right["correct"] and right["extracted"] == gold, (record_id, template)
-            miss = grade_gpqa(template.format(discussion=discussion, letter=wrong), gold)
+            miss = grade_gpqa(_fill(template, discussion, wrong), gold)
             assert not miss["correct"] and miss["extracted"] == wrong, (record_id, template)
             checked += 2
     assert checked == 198 * len(RESPONSE_FORMATS) * 2

@@ -41,7 +41,7 @@ _CONCLUSION = re.compile(
     r"obtain)(?![A-Za-z0-9])"
 )
 # Ends of the answer clause: a line break, a sentence end, a parenthesis opening prose.
-_BOUNDARY = re.compile(r"\n|[.!?;](?=\s|$)|\((?!either(?![a-z]))(?=[a-z]{3,}(?![A-Za-z]))")
+_BOUNDARY = re.compile(r"\n|(?<!\\)[.!?;](?=\s|$)|\((?!either(?![a-z]))(?=[a-z]{3,}(?![A-Za-z]))")
 _MATH_DELIMITER = re.compile(r"\$\$|(?<!\\)\$|\\\(|\\\)|\\\[|\\\]")
 _CLOSING = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _OR = re.compile(r"(?i)(?<![A-Za-z\\])(?:or|either)(?![A-Za-z])")
