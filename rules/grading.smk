@@ -6,13 +6,15 @@ rule grade:
         f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/{{dataset}}.jsonl",
     output:
         f"{RESULTS}/graded/{{model}}/{{method}}/{{setting}}/{{dataset}}.jsonl",
+    params:
+        settings=as_json(config.get("grading", {})),
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/grade/{{model}}/{{method}}/{{setting}}/{{dataset}}.log",
     shell:
         "python -m workflow_scripts.grading --benchmark {wildcards.dataset} --input {input}"
-        " --output {output} > {log} 2>&1"
+        " --output {output} --settings {params.settings:q} > {log} 2>&1"
 
 
 # The grader graded against itself: every reference solution of the eval sets against its
