@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from workflow_scripts.grading import Grader, grade_response
+from workflow_scripts.grading import Grader, grade_record, grade_response
 from workflow_scripts.grading.settings import GRADING_DEFAULTS
 from workflow_scripts.grading.stress import brace_soup, random_mixture, repeated_lines, whitespace_run
 
@@ -70,6 +70,16 @@ def test_random_mixtures_grade_within_the_deadline_and_never_credit_a_hedge(grad
         other = {"math500": "6", "aime24": "34", "gpqa": "D"}[benchmark]
         hedged = _assert_bounded(grader, benchmark, f"{text}\n\nFinal Answer: {GOLDS[benchmark]} or {other}")
         assert not hedged["correct"] and hedged["parse_reason"] == "hedged"
+
+
+def test_a_degenerate_shard_record_is_assembled_and_graded_within_the_deadline(grader):
+    # The answer text is assembled with its spliced marker inside the worker, under the deadline.
+    record = {"id": "s", "answer_text": " 33\n" + "\\boxed{" * (TWO_MB // 7), "gold": "33",
+              "answer_prefix_text": "\n<|im_start|>answer\nFinal Answer:"}
+    started = time.monotonic()
+    graded = grade_record("aime24", record, grader)
+    assert time.monotonic() - started <= grader.record_timeout_s + SLACK_S
+    assert graded["correct"] and graded["answer_source"] == "colon"
 
 
 def test_a_grading_job_with_degenerate_records_completes(tmp_path):

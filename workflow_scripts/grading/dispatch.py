@@ -7,7 +7,7 @@ from typing import Iterable, Iterator
 from tqdm import tqdm
 
 from workflow_scripts.grading.aime_answers import parse_aime_gold
-from workflow_scripts.grading.extraction import gold_value, response_text
+from workflow_scripts.grading.extraction import gold_value, response_parts
 from workflow_scripts.grading.gpqa_answers import parse_gpqa_gold
 from workflow_scripts.grading.worker import Grader, shared_grader
 
@@ -58,12 +58,12 @@ def grade_record(benchmark: str, record: dict, grader: Grader | None = None) -> 
     if "id" not in record:
         raise ValueError(f"record without 'id' (keys: {sorted(record)})")
     benchmark = canonical_benchmark(benchmark)
-    text, gold = response_text(record), gold_value(record, benchmark)
+    parts, gold = response_parts(record), gold_value(record, benchmark)
     try:
         gold = checked_gold(benchmark, gold)
     except ValueError as error:
         raise ValueError(f"record {record['id']!r}: {error}") from None
-    grade = (grader or shared_grader()).grade(benchmark, text, gold)
+    grade = (grader or shared_grader()).grade(benchmark, parts, gold)
     return {**record, **grade}
 
 

@@ -259,21 +259,15 @@ def _optional_text(record: dict, key: str) -> str | None:
 _PREFIX_MARKER = re.compile(r"(?i)(?:final[ \t]{1,3}answer|answer)[ \t]{0,3}:[ \t]{0,3}$")
 
 
-def response_text(record: dict) -> str:
-    """The text to grade for one input line.
+def response_parts(record: dict) -> tuple[str, str | None]:
+    """``(text, prefix)`` of one input line, checked: a shard's ``answer_text`` and the text
+    spliced before it (``prefix``), or a user file's ``response`` (prefix None).
 
-    A generation shard carries ``answer_text`` (the answer phase); a user file carries
-    ``response``. When the answer phase was prompted with a marker (the engine appended
-    ``Final Answer:`` after a thinking phase cut at its cap, as s1 does), the marker sits in
-    ``answer_prefix_text`` (or at the end of ``full_text``, just before ``answer_text``): it is
-    put back so that "text after the marker" still applies. A thinking phase that ended by
-    itself is followed by the answer header ``<|im_start|>answer`` only; a bare answer after
-    it (one short paragraph, e.g. ``9``) counts as the text after a marker as well.
+    Only type checks and slicing here (the caller's process); :func:`text_to_grade` does the
+    scanning, inside the grading worker's deadline.
     """
     if "answer_text" in record:
-        answer = _optional_text(record, "answer_text")
-        if answer is None:
-            return ""
+        answer = _optional_text(record, "answer_text") or ""
         # The engine records the text spliced between thinking and answer (answer_prefix_text);
         # older shards only have full_text, which ends with prefix + answer.
         prefix = record.get("answer_prefix_text")
@@ -281,22 +275,38 @@ def response_text(record: dict) -> str:
             full = record.get("full_text")
             prefix = full[-len(answer) - 80 : len(full) - len(answer)] if (
                 isinstance(full, str) and answer and full.endswith(answer)) else ""
-        prefix_tail = prefix.rstrip()[-40:]
-        if next(statements_from_last(answer), None) is not None:
-            return answer
-        marker = _PREFIX_MARKER.search(prefix_tail)
-        if marker:
-            return marker.group(0).strip() + " " + answer
-        # The answer-phase header of the s1 format marks the answer too: a bare, short answer
-        # after it ("9", "C") is the answer itself. Longer text is left to the usual rules.
-        if ANSWER_HEADER.search(prefix[-60:]) and is_bare_answer(answer):
-            return "Answer: " + answer.strip()
-        return answer
+        return answer, prefix[-80:]
     if "response" in record:
-        return _optional_text(record, "response") or ""
+        return _optional_text(record, "response") or "", None
     raise ValueError(
         f"record {record.get('id')!r} has neither 'response' nor 'answer_text'; keys: {sorted(record)}"
     )
+
+
+def text_to_grade(answer: str, prefix: str | None) -> str:
+    """The text to grade from :func:`response_parts`.
+
+    When the answer phase was prompted with a marker (the engine appended ``Final Answer:``
+    after a thinking phase cut at its cap, as s1 does), the marker is put back so that "text
+    after the marker" still applies. A thinking phase that ended by itself is followed by the
+    answer header ``<|im_start|>answer`` only; a bare answer after it (one short paragraph,
+    e.g. ``9``) counts as the text after a marker as well.
+    """
+    if prefix is None or not answer or next(statements_from_last(answer), None) is not None:
+        return answer
+    marker = _PREFIX_MARKER.search(prefix.rstrip()[-40:])
+    if marker:
+        return marker.group(0).strip() + " " + answer
+    # The answer-phase header of the s1 format marks the answer too: a bare, short answer
+    # after it ("9", "C") is the answer itself. Longer text is left to the usual rules.
+    if ANSWER_HEADER.search(prefix[-60:]) and is_bare_answer(answer):
+        return "Answer: " + answer.strip()
+    return answer
+
+
+def response_text(record: dict) -> str:
+    """The text to grade for one input line (:func:`response_parts`, then :func:`text_to_grade`)."""
+    return text_to_grade(*response_parts(record))
 
 
 def gold_value(record: dict, benchmark: str) -> str:

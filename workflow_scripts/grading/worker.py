@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 
+from workflow_scripts.grading.extraction import text_to_grade
 from workflow_scripts.grading.final_answer import CRASHED, TIMEOUT
 from workflow_scripts.grading.settings import GRADING_DEFAULTS
 
@@ -49,6 +50,8 @@ def _serve(connection) -> None:
             continue
         _, benchmark, response, gold, verify_timeout_s = request
         try:
+            if isinstance(response, tuple):  # a record's (answer, prefix): assembled here, under the deadline
+                response = text_to_grade(*response)
             grade = grade_in_process(benchmark, response, gold, verify_timeout_s)
         except Exception as error:  # noqa: BLE001 - reported to the parent, which names the record
             connection.send(("error", f"{type(error).__name__}: {error}"))
@@ -120,8 +123,9 @@ class Grader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def grade(self, benchmark: str, response: str, gold: str) -> dict:
-        """The grade of one response (canonical benchmark name, validated gold)."""
+    def grade(self, benchmark: str, response: str | tuple[str, str | None], gold: str) -> dict:
+        """The grade of one response (canonical benchmark name, validated gold); ``response``
+        may be a record's ``(answer, prefix)`` from :func:`~workflow_scripts.grading.extraction.response_parts`."""
         if self._process is None or not self._process.is_alive():
             self._start()
         if benchmark == "math500" and not self._math_loaded:
