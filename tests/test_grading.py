@@ -338,9 +338,11 @@ def test_cli_grades_a_user_file(tmp_path):
 def test_cli_reports_bad_input_clearly(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": "a", "response": "Answer: A", "gold": "Z"}) + "\n")
-    result = _run_cli("--benchmark", "gpqa", "--input", str(source), "--output", str(tmp_path / "o.jsonl"))
+    result = _run_cli("--benchmark", "gpqa_diamond", "--input", str(source), "--output", str(tmp_path / "o.jsonl"))
     assert result.returncode == 2
-    assert "GPQA gold must be a letter A-D" in result.stderr and "Traceback" not in result.stderr
+    assert "record 'a': GPQA gold must be a letter A-D" in result.stderr and "Traceback" not in result.stderr
+    result = _run_cli("--benchmark", "mmlu", "--input", str(source), "--output", str(tmp_path / "o.jsonl"))
+    assert result.returncode == 2 and "unknown benchmark 'mmlu'" in result.stderr
     source.write_text("{not json\n")
     result = _run_cli("--benchmark", "gpqa", "--input", str(source), "--output", str(tmp_path / "o.jsonl"))
     assert result.returncode == 2 and "not valid JSON" in result.stderr

@@ -48,6 +48,8 @@ CASES = [
     (M, r"\boxed{\begin{pmatrix} 1 \\ 2 \end{pmatrix}}", r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", True, None),
     (M, r"Final Answer: $\boxed{5}$ since $2+3=5$", "5", True, None),
     (M, "The final answer is $10$. I hope it is correct.", "10", True, None),
+    (M, "\\boxed{5}. The answer is reasonable because the area must be positive.", "5", True, None),
+    (M, "The answer is Evelyn.", r"\text{Evelyn}", True, None),
     # --- AIME24 -------------------------------------------------------------------------------
     (A, r"\boxed{073}", "73", True, None),
     (A, "Answer: 33 or 34", "34", False, "hedged"),
@@ -96,6 +98,8 @@ CASES = [
     (G, "Answer: B) 102", "B", True, None),
     (G, "Answer: The correct answer is A.", "A", True, None),
     (G, "A molecule forms when (B) is heated", "B", False, "no_answer"),
+    (G, "Answer: C\n\nThe answer is consistent, since B would need more energy.", "C", True, None),
+    (G, "Answer: (A) 2.5 eV, because (B) is too small", "A", True, None),
 ]
 
 

@@ -46,10 +46,18 @@ _WORD_AFTER = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
 _FINAL_LINE = re.compile(r"\(?\s?([A-D])\s?(?:\)(?:\s.{0,300})?|[.:])?")
 
 
+_PARENTHESISED_LETTER = re.compile(r"\([ \t]?([A-Da-d])[ \t]?\)")
+
+
 def _clean(text: str) -> str:
     for _ in range(2):
         text = _WRAPPER.sub(r"\1", text)
     return text.replace("**", " ").replace("$", " ").replace("__", " ")
+
+
+def _marked_letters(text: str) -> str:
+    """``(C)`` -> `` option C ``: a parenthesised letter is a marked letter, not a parenthesis."""
+    return _PARENTHESISED_LETTER.sub(r" option \1 ", text)
 
 
 def _letters(segment: str, alone: bool) -> list[str]:
@@ -86,7 +94,7 @@ def _polarity(following: str) -> str | None:
 
 def letters_in_marker_text(content: str) -> list[str]:
     """The letters a marker's text asserts (see the module docstring); [] when none."""
-    text = _clean(content)
+    text = _marked_letters(_clean(content))
     alone = bool(re.fullmatch(r"\s*(?i:option|choice)?\s?\(?\s?[A-Da-d]\s?\)?\s?[.:]?\s*", text))
     segments: list[tuple[str, str]] = []
     kind, start = "start", 0
@@ -100,7 +108,7 @@ def letters_in_marker_text(content: str) -> list[str]:
         found = _letters(segment, alone)
         if not found:
             continue
-        if not answer or kind == "conclusion":
+        if kind == "conclusion" or (not answer and kind != "justification"):
             answer = found
     return answer
 
