@@ -26,7 +26,7 @@ _MARKER_TAIL = re.compile(
     r"(?![A-Za-z])(?![ \t]{1,3}(?:not|n't)(?![A-Za-z]))[ \t]{0,3}:?))"
 )
 _OPTION_PHRASE = re.compile(r"(?i)(?<![A-Za-z])(?:correct|right|best)[ \t]{1,3}(?:option|choice)[ \t]{1,3}is(?![A-Za-z])[ \t]{0,3}:?")
-_CONTENT_LEAD = re.compile(r"[\s*_]*")  # possessive enough: one class, one star
+_CONTENT_LEAD = re.compile(r"[\s*_]*")  # one class under one star: nothing to backtrack into
 MAX_CONTENT_CHARS = 300
 MAX_JOINED_BOXES = 8  # a longer run of "\boxed{..} or \boxed{..}" is a list, read from its last boxes
 # s1's answer phase opens with this header (workflow_scripts/generation/prompts.py: ANSWER_START).
@@ -85,6 +85,8 @@ def matching_braces(text: str, opens: list[int]) -> dict[int, int]:
     is_open = (codes == ord("{")) & (previous != ord("\\"))
     is_close = (codes == ord("}")) & (previous != ord("\\"))
     positions = np.flatnonzero(is_open | is_close)
+    if not len(positions):
+        return {}
     depth = np.cumsum(np.where(is_open[positions], 1, -1))
     # Braces sorted by (depth, position): the match of an opening brace of depth d at p is
     # the first entry after (d - 1, p), if it has depth d - 1 (all vectorised).
