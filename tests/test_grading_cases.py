@@ -50,6 +50,7 @@ CASES = [
     (M, "The final answer is $10$. I hope it is correct.", "10", True, None),
     (M, "\\boxed{5}. The answer is reasonable because the area must be positive.", "5", True, None),
     (M, "The answer is Evelyn.", r"\text{Evelyn}", True, None),
+    (M, "Answer: 5 is consistent with the area computed above.", "5", True, None),
     # --- AIME24 -------------------------------------------------------------------------------
     (A, r"\boxed{073}", "73", True, None),
     (A, "Answer: 33 or 34", "34", False, "hedged"),

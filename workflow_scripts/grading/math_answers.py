@@ -57,16 +57,8 @@ def math_verify_input(answer: str) -> str:
 
 
 def _has_value(text: str) -> bool:
-    """A value may follow a conclusion: a number, some LaTeX, or a short run of real words."""
-    if re.search(r"[\d\\$]", text):
-        return True
-    words = re.findall(r"[A-Za-z]+", text)
-    return 0 < len(words) <= 3 and not any(w.lower() in _STOP_WORDS for w in words)
-
-
-def _weak_value(text: str) -> bool:
-    """A value a weak statement ("the answer is ...") must carry: a number, some LaTeX, or a
-    name ("Evelyn"); "the answer is reasonable" states no value."""
+    """A value, as a weak statement ("the answer is ...") or a conclusion ("x is ...") must
+    carry one: a number, some LaTeX, or a name ("Evelyn"); "reasonable" is no value."""
     if re.search(r"[\d\\$]", text):
         return True
     words = re.findall(r"[A-Za-z]+", text)
@@ -135,7 +127,7 @@ def _read(statement: Statement, gold: str, timeout_s: float) -> Reading | None:
             parts = alternatives(statement.content)
     else:
         clause = answer_clause(statement.content, _has_value, said=_said)
-        if not clause or (not statement.strong and not _weak_value(clause)):
+        if not clause or (not statement.strong and not _has_value(clause)):
             return None
         parts = alternatives(clause)
     if len(parts) == 1:
