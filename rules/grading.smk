@@ -7,7 +7,7 @@ rule grade:
     output:
         f"{RESULTS}/graded/{{model}}/{{method}}/{{setting}}/{{dataset}}.jsonl",
     params:
-        settings=as_json(config.get("grading", {})),
+        settings=as_json(config["grading"]),
     conda:
         CONDA_ENV
     log:
