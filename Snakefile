@@ -22,8 +22,8 @@ include: "rules/common.smk"
 wildcard_constraints:
     dataset="|".join(DATASETS),
     model="sft|base",
-    method="truncation|budget_forcing|class_conditional",
-    setting="[A-Za-z0-9-]+",
+    method=method_constraint(),
+    setting=setting_constraint(),
 
 
 include: "rules/world.smk"

@@ -6,6 +6,7 @@ import sys
 sys.path.insert(0, workflow.basedir)
 
 from workflow_scripts.config import DATASETS, ConfigError, complete_config, evaluation_grid
+from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 
 # The schema's defaults (the one definition of every setting) filled in once, then checked,
 # so every rule below and every stage it calls receives complete settings.
@@ -73,13 +74,16 @@ _CPU_ONLY = config["training"]["gpus"] == 0 and config["generation"]["gpus_per_j
 CONDA_ENV = "../envs/workflow-cpu.yaml" if _CPU_ONLY else "../envs/workflow-gpu.yaml"
 
 
-def generation_settings(method):
+def generation_settings(*methods):
     """Only what one generation job depends on: budget lists are excluded (the setting
-    wildcard carries the budget), so changing one budget reruns only that budget's shards."""
+    wildcard carries the budget), so changing one budget reruns only that budget's shards;
+    each method adds the keys of its section it declares (``job_keys``)."""
     generation = config["generation"]
     settings = {key: generation[key] for key in ("engine", "answer_reserve_tokens", "answer_max_tokens")}
-    if method == "budget_forcing":
-        settings["budget_forcing"] = {"string": generation["budget_forcing"]["string"]}
+    for name in methods:
+        keys = get_method(name).job_keys
+        if keys and name in generation:  # methods without a schema default run only when configured
+            settings[name] = {key: generation[name][key] for key in keys}
     return as_json(settings)
 
 
@@ -92,8 +96,9 @@ def generation_model_input(model):
 
 
 def engine_group(spec):
-    """CPU runs share one vLLM engine per (model, budget); class-conditional is one group."""
-    return "conditional" if spec.method == "class_conditional" else f"B{spec.budget}"
+    """CPU runs share one vLLM engine per (model, group): the method's group, by default its
+    budget (class-conditional is one group)."""
+    return get_method(spec.method).engine_group(spec.params)
 
 
 def source_param(input_name, source):

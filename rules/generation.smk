@@ -9,7 +9,7 @@
 # keeps the rerun rule: changing one budget reruns only the jobs of that budget.
 
 # A grouped job depends on the settings of all its methods (the forcing string included).
-GROUP_SETTINGS = generation_settings("budget_forcing")
+GROUP_SETTINGS = generation_settings(*METHODS)
 GENERATION_LIMITS = as_json({ds: config["eval_sets"][ds]["limit"] for ds in DATASETS})
 GROUP_GENERATION = config["generation"]["gpus_per_job"] == 0
 

@@ -98,10 +98,10 @@ def test_grid_of_real_config(real_config):
 @pytest.mark.parametrize(
     "spec",
     [
-        ShardSpec("sft", "truncation", 500),
-        ShardSpec("sft", "truncation", "unbounded"),
-        ShardSpec("sft", "budget_forcing", 8000, 4),
-        ShardSpec("base", "class_conditional", prompt="long"),
+        ShardSpec.of("sft", "truncation", {"budget": 500}),
+        ShardSpec.of("sft", "truncation", {"budget": "unbounded"}),
+        ShardSpec.of("sft", "budget_forcing", {"budget": 8000, "n": 4}),
+        ShardSpec.of("base", "class_conditional", {"prompt": "long"}),
     ],
 )
 def test_setting_round_trips(spec):

@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from workflow_scripts.data import load_benchmark
-from workflow_scripts.generation.budget_forcing import forcing_ids
+from workflow_scripts.methods.budget_forcing import forcing_ids
 from workflow_scripts.generation.budgets import BudgetError
 from workflow_scripts.generation.engine import engine_settings
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
@@ -229,6 +229,20 @@ def test_unbounded_runs_fill_the_context_but_never_overflow(ctx, records, method
         assert sample["budget"] == "unbounded"
     if method == "budget_forcing":  # forcing drives some samples to the context limit; they still answer
         assert any(s["cap_hit"] for s in samples)
+
+
+def test_a_registered_toy_method_generates_through_the_registry(ctx, records, monkeypatch):
+    from test_methods_registry import HalfBudget
+
+    from workflow_scripts.methods import METHODS
+
+    monkeypatch.setitem(METHODS, HalfBudget.name, HalfBudget())  # the one registry line
+    samples = run(ctx, records, "half_budget", "H32")
+    for sample in samples:
+        check_accounting(sample, ctx)
+        assert (sample["method"], sample["setting"], sample["budget"]) == ("half_budget", "H32", 16)
+        assert sample["thinking_tokens"] <= 16
+    assert any(s["cap_hit"] for s in samples)
 
 
 def test_class_conditional_prompts_reach_the_user_turn(ctx, records):

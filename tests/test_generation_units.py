@@ -16,7 +16,7 @@ from workflow_scripts.data import load_benchmark
 from workflow_scripts.generation.budgets import (
     BudgetError, answer_limit, context_room, parse_budget, thinking_limit,
 )
-from workflow_scripts.generation.budget_forcing import forcing_ids
+from workflow_scripts.methods.budget_forcing import forcing_ids
 from workflow_scripts.generation.cli import GenerationError, check_settings, job_configs, load_eval_sets, parse_args
 from workflow_scripts.generation.engine import Completion, engine_settings
 from workflow_scripts.generation.methods import MethodError, MethodSpec

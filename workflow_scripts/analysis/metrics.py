@@ -198,6 +198,17 @@ def class_conditional_targets(generation_settings: dict | None) -> dict[str, int
     return {"short": min(budgets), "long": max(budgets)} if budgets else {}
 
 
+def control_kind(method: str) -> str:
+    """Which Control / Budget Error rule the method declares in the registry: ``budget``
+    (runs with a numeric budget) or ``class_prompts`` (class-conditional's short/long rule)."""
+    from workflow_scripts.methods import get_method
+
+    try:
+        return get_method(method).control_kind
+    except ValueError as error:
+        raise MetricsError(f"graded shards of {error}") from None
+
+
 def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_settings: dict | None = None,
                    boot: PairedBootstrap | None = None) -> pd.DataFrame:
     """One row per method (model, dataset, method); see the module docstring."""
@@ -223,7 +234,7 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "thinking_tokens_min": float(group["thinking_tokens_mean"].min()),
             "thinking_tokens_max": float(group["thinking_tokens_mean"].max()),
         }
-        if method == "class_conditional":
+        if control_kind(method) == "class_prompts":
             row["control_exceed"] = CLASS_CONDITIONAL_BRIEF_CONTROL
             by_prompt = dict(zip(group["setting"], group["thinking_tokens_mean"]))
             if "short" in by_prompt and "long" in by_prompt:

@@ -18,6 +18,7 @@ import seaborn as sns  # noqa: E402
 
 from workflow_scripts.analysis.failures import budget_sort_key  # noqa: E402
 from workflow_scripts.analysis.metrics import METHOD_KEYS, scaling_slope  # noqa: E402
+from workflow_scripts.methods import get_method  # noqa: E402
 
 DATASET_TITLES = {"math500": "MATH500", "aime24": "AIME24", "gpqa": "GPQA-Diamond"}
 DATASET_ORDER = ("math500", "aime24", "gpqa")
@@ -25,7 +26,19 @@ PNG_METADATA = {"Software": None}  # no matplotlib version stamp: byte-identical
 
 
 def series_name(model: str, method: str) -> str:
-    return method if model == "sft" else f"{model}/{method}"
+    """The registry's label of the method; other models are prefixed (``base/truncation``)."""
+    label = get_method(method).label
+    return label if model == "sft" else f"{model}/{label}"
+
+
+def series_palette(pairs) -> dict:
+    """{series name: colour} for (model, method) pairs: the method's registry colour, lightened
+    for models other than ``sft`` (which also get square markers)."""
+    palette = {}
+    for model, method in pairs:
+        colour = get_method(method).colour
+        palette[series_name(model, method)] = colour if model == "sft" else sns.light_palette(colour, 3)[1]
+    return palette
 
 
 def plot_tokens(runs: pd.DataFrame) -> pd.Series:
@@ -58,7 +71,7 @@ def scaling_figure(runs: pd.DataFrame, path: str | Path) -> None:
                        series=[series_name(m, k) for m, k in zip(runs["model"], runs["method"])])
     datasets = [d for d in DATASET_ORDER if d in set(runs["dataset"])] or sorted(set(runs["dataset"]))
     names = sorted(runs["series"].unique())
-    palette = _palette(names)
+    palette = series_palette(zip(runs["model"], runs["method"]))
     sns.set_theme(style="whitegrid", context="notebook")
     figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.6), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
@@ -103,6 +116,7 @@ def methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
     for (model, dataset, method), group in runs.groupby(METHOD_KEYS, sort=True):
         slope, _, _ = scaling_slope(group["thinking_tokens_mean"].tolist(), group["accuracy"].tolist())
         rows.append({"dataset": DATASET_TITLES.get(dataset, dataset), "method": series_name(model, method),
+                     "model": model, "method_name": method,
                      "best accuracy (%)": group["accuracy"].max() * 100,
                      "scaling (pp / 1k tokens)": slope * 1e5 if not math.isnan(slope) else 0.0})
     table = pd.DataFrame(rows)
@@ -110,7 +124,7 @@ def methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     order = [DATASET_TITLES.get(d, d) for d in DATASET_ORDER if DATASET_TITLES.get(d, d) in set(table["dataset"])]
     hue_order = sorted(table["method"].unique())
-    palette = _palette(hue_order)
+    palette = series_palette(zip(table["model"], table["method_name"]))
     for ax, column in zip(axes, ["best accuracy (%)", "scaling (pp / 1k tokens)"]):
         sns.barplot(data=table, x="dataset", y=column, hue="method", order=order, hue_order=hue_order,
                     palette=palette, ax=ax)

@@ -24,6 +24,7 @@ from workflow_scripts.analysis.bootstrap import __doc__ as BOOTSTRAP_DOC
 from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
 from workflow_scripts.analysis.metrics import budget_trend
+from workflow_scripts.methods import METHODS
 
 NOT_AVAILABLE = "not available"
 MAX_LISTED_DISAGREEMENTS = 20  # the rest stay in analysis/grader_audit.json
@@ -203,6 +204,9 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "config": config,
         "synthetic": config["synthetic_world"] is not None,
         "generation": generation,
+        # One line per configured method, from its registry entry (workflow_scripts/methods/).
+        "method_lines": [method.describe(generation[name]) for name, method in METHODS.items()
+                         if name in generation and any(True for _ in method.runs(generation[name]))],
         "runs_table": markdown_table(runs, RUN_COLUMNS),
         "metrics_table": markdown_table(metrics_display(metrics), METRIC_COLUMNS),
         "differences_table": markdown_table(differences_display(tsv("differences")),

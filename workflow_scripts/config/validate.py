@@ -33,10 +33,27 @@ class ConfigError(UserError):
     """The settings do not match the schema or contradict each other; the message names the key."""
 
 
-@lru_cache(maxsize=1)
 def _schema() -> dict:
+    """The YAML schema plus each registered method's section (``generation.<name>``, from its
+    module in workflow_scripts/methods/) and, as the methods the base model may run, the
+    registered methods that answer without the thinking format."""
+    from workflow_scripts.methods import METHODS
+
+    return _composed_schema(tuple(METHODS.items()))
+
+
+@lru_cache(maxsize=4)  # keyed by the registry's entries: a method registered later gets a new schema
+def _composed_schema(methods: tuple) -> dict:
     with open(SCHEMA_PATH) as handle:
-        return yaml.safe_load(handle)
+        schema = yaml.safe_load(handle)
+    generation = schema["properties"]["generation"]["properties"]
+    for name, method in methods:
+        if name in generation:
+            raise ConfigError(f"{SCHEMA_PATH}: generation.{name} is defined by its method module; remove it here")
+        generation[name] = method.schema
+    generation["baseline"]["properties"]["methods"]["items"] = {
+        "enum": [name for name, method in methods if method.direct_format]}
+    return schema
 
 
 def load_schema() -> dict:
@@ -94,6 +111,10 @@ def _generation_problems(generation: dict) -> list[str]:
                 f"generation.budget_forcing.n: key {key!r} is not one of generation.budget_forcing.budgets "
                 f"{forcing['budgets']} (nor 'default'); its runs would be silently dropped: rename the key "
                 f"or add the budget")
+    for name in generation["baseline"]["methods"]:
+        if name not in generation:
+            problems.append(f"generation.baseline.methods lists {name!r}, but generation.{name} is not configured "
+                            f"(the base model runs the method's {name} settings)")
     engine = generation["engine"]
     if generation["gpus_per_job"] and engine["tensor_parallel_size"] > generation["gpus_per_job"]:
         problems.append(

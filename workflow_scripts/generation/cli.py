@@ -21,6 +21,7 @@ from typing import Any
 
 from workflow_scripts.errors import UserError, report_user_error
 from workflow_scripts.io import parse_json_object, read_jsonl, write_json
+from workflow_scripts.methods import METHODS
 
 class GenerationError(UserError):
     """Bad CLI input; the message names the argument or file."""
@@ -30,8 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.generation", description=__doc__)
     parser.add_argument("--model", required=True, help="model folder or hub id (weights + tokenizer)")
     parser.add_argument("--model-name", required=True, choices=["sft", "base"])
-    parser.add_argument("--method", choices=["truncation", "budget_forcing", "class_conditional"])
-    parser.add_argument("--setting", help="B500, Bunbounded, B8000-n2, short, long")
+    parser.add_argument("--method", choices=list(METHODS), help="a method of the registry (workflow_scripts.methods)")
+    parser.add_argument("--setting", help="the method's setting string, e.g. B500, Bunbounded, B8000-n2, short, long")
     parser.add_argument("--settings", required=True, help="the config's generation section as JSON")
     parser.add_argument("--limits", required=True, help='JSON {dataset: first N rows or null}')
     parser.add_argument("--eval-sets", required=True, nargs="+", help="normalised eval sets {dataset}.jsonl")

@@ -1,8 +1,9 @@
-"""What a job generates: its method spec (from the CLI) and the dispatch to one method.
+"""What a job generates: its method spec (from the CLI) and the dispatch to its method.
 
-``sft`` jobs use the thinking format. The base model (no SFT) gets the plain chat prompt
-and answers in one phase ("direct" format), as s1 evaluated Qwen2.5-Instruct: its budget
-caps the whole response and its thinking fields stay empty (``answer_tokens`` is the cost).
+The method itself comes from the registry (:mod:`workflow_scripts.methods`). ``sft`` jobs use
+the thinking format. The base model (no SFT) gets the plain chat prompt and answers in one
+phase ("direct" format), as s1 evaluated Qwen2.5-Instruct: its budget caps the whole
+response and its thinking fields stay empty (``answer_tokens`` is the cost).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow_scripts.config.grid import ShardSpec
-from workflow_scripts.generation.budgets import UNBOUNDED, parse_budget
+from workflow_scripts.generation.budgets import parse_budget
+from workflow_scripts.methods import get_method
 
 MODEL_NAMES = ("sft", "base")
+COMMON_FIELDS = ("model", "method", "setting", "budget", "n", "forcing_string", "class_prompt", "prompt_format")
 
 
 class MethodError(ValueError):
@@ -30,6 +33,7 @@ class MethodSpec:
     forcing_string: str | None
     class_prompt: str | None
     prompt_format: str  # "think" (SFT) or "direct" (base model)
+    options: tuple[tuple[str, Any], ...] = ()  # method-specific parameters beyond the common fields
 
     @classmethod
     def from_cli(cls, model_name: str, method: str, setting: str, settings: dict[str, Any]) -> "MethodSpec":
@@ -37,37 +41,27 @@ class MethodSpec:
             raise MethodError(f"--model-name must be one of {MODEL_NAMES}, got {model_name!r}")
         try:
             shard = ShardSpec.from_wildcards(model_name, method, setting)
+            definition = get_method(method)
+            prompt_format = "think" if model_name == "sft" else "direct"
+            if prompt_format == "direct" and not definition.direct_format:
+                raise MethodError(definition.direct_error or f"{method} needs the thinking format")
+            fields = definition.spec_fields(shard.params, settings.get(method) or {})
+            fields["budget"] = parse_budget(fields["budget"])
+        except MethodError:
+            raise
         except ValueError as error:
             raise MethodError(str(error)) from None
-        prompt_format = "think" if model_name == "sft" else "direct"
-        forcing_string = None
-        if method == "budget_forcing":
-            if prompt_format == "direct":
-                raise MethodError("budget forcing needs the thinking format; the base model has none "
-                                  "(remove budget_forcing from generation.baseline.methods)")
-            forcing_string = settings["budget_forcing"]["string"]
-            if not isinstance(forcing_string, str) or not forcing_string:
-                raise MethodError(f"generation.budget_forcing.string must be a non-empty string, got {forcing_string!r}")
-            if shard.n < 1:
-                raise MethodError(f"budget forcing needs n >= 1, got setting {setting!r}")
-        budget = UNBOUNDED if method == "class_conditional" else parse_budget(shard.budget)
-        return cls(model=model_name, method=method, setting=setting, budget=budget, n=shard.n,
-                   forcing_string=forcing_string, class_prompt=shard.prompt, prompt_format=prompt_format)
+        return cls(model=model_name, method=method, setting=setting, prompt_format=prompt_format, **fields)
+
+    def option(self, key: str) -> Any:
+        return dict(self.options)[key]
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The spec as stored in job.json and hashed into the resume key; the method-specific
+        options sit beside the common fields (none for truncation, forcing, class-conditional)."""
+        return {**{key: getattr(self, key) for key in COMMON_FIELDS}, **dict(self.options)}
 
 
 def generate_samples(ctx, records: list[dict[str, Any]], spec: MethodSpec) -> list[dict[str, Any]]:
     """Samples for ``records`` (one batch across datasets), in record order."""
-    from workflow_scripts.generation import baseline, budget_forcing, class_conditional, truncation
-
-    if spec.prompt_format == "direct":
-        return baseline.direct(ctx, records, spec)
-    if spec.method == "truncation":
-        return truncation.truncation(ctx, records, spec)
-    if spec.method == "budget_forcing":
-        return budget_forcing.budget_forcing(ctx, records, spec)
-    if spec.method == "class_conditional":
-        return class_conditional.class_conditional(ctx, records, spec)
-    raise MethodError(f"unknown method {spec.method!r}")
+    return get_method(spec.method).generate(ctx, records, [spec])[0]

@@ -1,0 +1,104 @@
+"""Budget forcing(B, n, string): replace up to n natural ends of thinking by the string.
+
+The string's ids (e.g. "Wait") are spliced in as ids and count as thinking tokens; every
+round asks only for what is left of B, so thinking never exceeds B (s1 reused the full
+budget each round and cut afterwards). Setting ``B8000-n2``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workflow_scripts.methods.base import BUDGET_PATTERN, Method, budget_label, parse_budget_setting
+
+
+def forcing_ids(tokenizer, string: str) -> list[int]:
+    """Ids of the forcing string, encoded alone (s1: appended right after the stripped stop)."""
+    from workflow_scripts.generation.prompts import encode
+
+    ids = encode(tokenizer, string)
+    if not ids:
+        raise ValueError(f"forcing string {string!r} encodes to no tokens")
+    return ids
+
+
+def forcing_rounds(n_table: dict, budget) -> list[int]:
+    """n values for one budget: the table's entry for that budget, else its default."""
+    return list(n_table.get(str(budget), n_table["default"]))
+
+
+def forcing_string(settings: dict) -> str:
+    """The job's forcing string, checked (the error names the key)."""
+    string = settings["string"]
+    if not isinstance(string, str) or not string:
+        raise ValueError(f"generation.budget_forcing.string must be a non-empty string, got {string!r}")
+    return string
+
+
+class BudgetForcing(Method):
+    name = "budget_forcing"
+    label = "budget forcing"
+    colour = "#de8f05"
+    schema = {
+        "type": "object",
+        "default": {},
+        "additionalProperties": False,
+        "properties": {
+            "string": {"type": "string", "minLength": 1, "default": "Wait",
+                       "description": "the forcing string: Wait, Hmm, Alternatively, ..."},
+            "budgets": {"$ref": "#/definitions/budget_list", "default": [500, 1000, 2000, 4000, 8000, "unbounded"]},
+            "n": {
+                "type": "object",
+                "description": ("n values (forcing rounds) per budget; every key is one of `budgets` (as a string) "
+                                "or `default`, which applies to the budgets not listed"),
+                "required": ["default"],
+                "default": {"default": [1], "8000": [1, 2, 4], "unbounded": [1, 2, 4]},
+                "additionalProperties": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                         "items": {"type": "integer", "minimum": 1}},
+            },
+        },
+    }
+    setting_regex = BUDGET_PATTERN + r"-n\d+"
+    direct_format = False
+    direct_error = ("budget forcing needs the thinking format; the base model has none "
+                    "(remove budget_forcing from generation.baseline.methods)")
+    job_keys = ("string",)
+    _pattern = re.compile(r"B(?P<budget>\d+|unbounded)(?:-n(?P<n>\d+))?")
+
+    def runs(self, section, budgets=None):
+        for budget in budgets or section["budgets"]:
+            for n in forcing_rounds(section["n"], budget):
+                yield {"budget": budget, "n": n}
+
+    def setting(self, params):
+        return f"{budget_label(params['budget'])}-n{params['n']}"
+
+    def parse(self, setting):
+        match = self._pattern.fullmatch(setting)
+        if match is None:
+            raise ValueError(f"cannot parse shard setting {setting!r} for method {self.name!r}")
+        if match["n"] is None:
+            raise ValueError(f"budget_forcing setting needs -n<rounds>: {setting!r}")
+        return {"budget": parse_budget_setting(match["budget"], setting, self.name), "n": int(match["n"])}
+
+    def sort_key(self, params):
+        return (str(params["budget"]), params["n"])
+
+    def spec_fields(self, params, settings):
+        if params["n"] < 1:
+            raise ValueError(f"budget forcing needs n >= 1, got setting {self.setting(params)!r}")
+        return {**super().spec_fields(params, settings), "n": params["n"], "forcing_string": forcing_string(settings)}
+
+    def think(self, ctx, records, spec):
+        from workflow_scripts.generation.pipeline import think_then_answer
+
+        return think_then_answer(ctx, records, spec, forcing_ids=forcing_ids(ctx.tokenizer, spec.forcing_string),
+                                 max_waits=spec.n)
+
+    def describe(self, section):
+        return ("*budget forcing*: when the model stops thinking before the budget, the end of thinking is suppressed "
+                f"and \"{section['string']}\" is appended, up to n times; budgets "
+                f"{', '.join(map(str, section['budgets']))}")
+
+
+METHOD = BudgetForcing()

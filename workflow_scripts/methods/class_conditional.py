@@ -1,0 +1,55 @@
+"""Class-conditional control (short | long): s1's prompt appended to the user turn, thinking
+bounded only by the context (see :data:`generation.prompts.CLASS_PROMPTS`). Setting ``short``."""
+
+from __future__ import annotations
+
+from workflow_scripts.generation.budgets import UNBOUNDED
+from workflow_scripts.methods.base import Method
+
+PROMPTS = ("short", "long")
+
+
+class ClassConditional(Method):
+    name = "class_conditional"
+    label = "class-conditional"
+    colour = "#029e73"
+    schema = {
+        "type": "object",
+        "default": {},
+        "additionalProperties": False,
+        "properties": {"prompts": {"description": "an empty list runs none", "type": "array", "uniqueItems": True,
+                                   "items": {"enum": list(PROMPTS)}, "default": list(PROMPTS)}},
+    }
+    setting_regex = "|".join(PROMPTS)
+    control_kind = "class_prompts"
+
+    def runs(self, section, budgets=None):
+        for prompt in section["prompts"]:
+            yield {"prompt": prompt}
+
+    def setting(self, params):
+        return str(params["prompt"])
+
+    def parse(self, setting):
+        if setting not in PROMPTS:
+            raise ValueError(f"class_conditional setting must be short or long, got {setting!r}")
+        return {"prompt": setting}
+
+    def engine_group(self, params):
+        return "conditional"
+
+    def spec_fields(self, params, settings):
+        return {**super().spec_fields(params, settings), "budget": UNBOUNDED, "class_prompt": params["prompt"]}
+
+    def think(self, ctx, records, spec):
+        from workflow_scripts.generation.pipeline import think_then_answer
+
+        if spec.class_prompt not in PROMPTS or spec.budget != UNBOUNDED:
+            raise ValueError(f"class-conditional runs need prompt short|long and an unbounded budget, got {spec}")
+        return think_then_answer(ctx, records, spec)
+
+    def describe(self, section):
+        return "*class-conditional*: a \"short\" or \"long\" thinking instruction in the prompt, no budget"
+
+
+METHOD = ClassConditional()

@@ -1,0 +1,33 @@
+"""Truncation(B): think with at most B tokens, then answer (see :mod:`generation.pipeline`).
+
+On the base model (no thinking format) B caps the whole one-phase response instead.
+"""
+
+from __future__ import annotations
+
+from workflow_scripts.methods.base import BudgetMethod
+
+
+class Truncation(BudgetMethod):
+    name = "truncation"
+    label = "truncation"
+    colour = "#0173b2"
+    schema = {
+        "type": "object",
+        "default": {},
+        "additionalProperties": False,
+        "properties": {"budgets": {"$ref": "#/definitions/budget_list",
+                                   "default": [500, 1000, 2000, 4000, 8000, "unbounded"]}},
+    }
+
+    def think(self, ctx, records, spec):
+        from workflow_scripts.generation.pipeline import think_then_answer
+
+        return think_then_answer(ctx, records, spec)
+
+    def describe(self, section):
+        return (f"*truncation*: thinking is cut at a budget of {', '.join(map(str, section['budgets']))} tokens, "
+                "then `Final Answer:` is appended and the answer is generated")
+
+
+METHOD = Truncation()
