@@ -51,6 +51,7 @@ CASES = [
     (M, "\\boxed{5}. The answer is reasonable because the area must be positive.", "5", True, None),
     (M, "The answer is Evelyn.", r"\text{Evelyn}", True, None),
     (M, "Answer: 5 is consistent with the area computed above.", "5", True, None),
+    (M, "Final Answer: Let me compute once more... The result is $12$.", "12", True, None),
     # --- AIME24 -------------------------------------------------------------------------------
     (A, r"\boxed{073}", "73", True, None),
     (A, "Answer: 33 or 34", "34", False, "hedged"),
@@ -73,6 +74,7 @@ CASES = [
     (A, "Thus the answer is 25 (since the remainder repeats every 4 terms).", "25", True, None),
     (A, r"\boxed{1025}", "25", False, None),
     (A, "Answer: 7, since 3 + 4 = 7 and 7 < 10", "7", True, None),
+    (A, "Final Answer: Let me recount the cases. There are 4 + 8 = 12 of them.", "12", True, None),
     # --- GPQA-Diamond -------------------------------------------------------------------------
     (G, "Answer: A or B", "A", False, "hedged"),
     (G, "A, B and D are wrong, so the answer is C", "C", True, None),

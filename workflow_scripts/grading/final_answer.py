@@ -2,8 +2,8 @@
 
 1. The last explicit final-answer statement of the answer phase wins, box or marker, by
    position (:func:`workflow_scripts.grading.extraction.statements`).
-2. From a marker's text only the answer clause counts (:func:`answer_clause`): it ends at
-   the first sentence end, line break or justification ("since", "because", "(after ..."),
+2. From a marker's text only the answer clause counts (:func:`answer_clause`): the first
+   sentence holding a value, up to a justification ("since", "because", "(after ..."),
    so numbers in a justification after the answer never replace it; a conclusion ("so",
    "thus", "is") moves the answer to what follows it.
 3. A statement naming two different answers ("4 or 3", "either A or B", ``\\boxed{4} or
@@ -42,6 +42,7 @@ _CONCLUSION = re.compile(
 )
 # Ends of the answer clause: a line break, a sentence end, a parenthesis opening prose.
 _BOUNDARY = re.compile(r"\n|(?<!\\)[.!?;](?=\s|$)|\((?!either(?![a-z]))(?=[a-z]{3,}(?![A-Za-z]))")
+_EQUALS = re.compile(r"(?<![<>!])=")
 _MATH_DELIMITER = re.compile(r"\$\$|(?<!\\)\$|\\\(|\\\)|\\\[|\\\]")
 _CLOSING = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _OR = re.compile(r"(?i)(?<![A-Za-z\\])(?:or|either)(?![A-Za-z])")
@@ -78,40 +79,59 @@ def _in_math(position: int, spans: list[tuple[int, int]], starts: list[int]) -> 
     return index >= 0 and position < spans[index][1]
 
 
+def _sentences(text: str, spans: list[tuple[int, int]], starts: list[int]) -> list[tuple[int, int]]:
+    """``(begin, end)`` of each sentence (or line) of ``text``; math spans are never cut."""
+    pieces, begin = [], 0
+    for match in _BOUNDARY.finditer(text):
+        index = match.start()
+        if _in_math(index, spans, starts) or not text[begin:index].strip():
+            continue
+        if text[index] == "." and text[max(0, index - 3) : index].lower() in ("i.e", "e.g"):
+            continue
+        pieces.append((begin, index))
+        begin = match.end() if text[index] != "(" else index
+    pieces.append((begin, len(text)))
+    return pieces
+
+
 def answer_clause(content: str, has_value: Callable[[str], bool], equals_concludes: bool = False,
                   said: Callable[[str], bool] | None = None) -> str:
     """The part of a marker's text that states the answer (see the module docstring).
 
-    ``has_value`` tells whether a piece of text holds a value (what may follow a conclusion);
-    ``said`` whether something was stated before a justification word (default: has_value).
+    The first sentence that holds a value is read ("Final Answer: Let me compute. The result
+    is 12." -> 12); ``has_value`` tells whether a piece of text holds one (also what may
+    follow a conclusion), ``said`` whether something was stated before a justification word
+    (default: has_value).
     """
     said = said or has_value
     text = content[:MAX_ANSWER_CHARS]
     spans = math_spans(text)
     starts = [start for start, _ in spans]
-    clause = text
-    for match in _BOUNDARY.finditer(text):
-        index = match.start()
-        if _in_math(index, spans, starts) or not text[:index].strip():
-            continue
-        if text[index] == "." and text[max(0, index - 3) : index].lower() in ("i.e", "e.g"):
-            continue
-        clause = text[:index]
-        break
+    first = None
+    for begin, end in _sentences(text, spans, starts):
+        clause = _sentence_clause(text, begin, end, spans, starts, has_value, said, equals_concludes)
+        if has_value(clause):
+            return clause
+        first = clause if first is None else first
+    return first or ""
+
+
+def _sentence_clause(text: str, begin: int, end: int, spans: list[tuple[int, int]], starts: list[int],
+                     has_value: Callable[[str], bool], said: Callable[[str], bool], equals_concludes: bool) -> str:
     # A justification word ends the clause once something has been said before it.
-    for word in _JUSTIFICATION.finditer(clause):
-        if not _in_math(word.start(), spans, starts) and said(clause[: word.start()]):
-            clause = clause[: word.start()]
+    for word in _JUSTIFICATION.finditer(text, begin, end):
+        if not _in_math(word.start(), spans, starts) and said(text[begin : word.start()]):
+            end = word.start()
             break
     # A conclusion moves the answer to what follows it, if a value follows.
-    marks = [w.end() for w in _CONCLUSION.finditer(clause) if not _in_math(w.start(), spans, starts)]
+    marks = [w.end() for w in _CONCLUSION.finditer(text, begin, end) if not _in_math(w.start(), spans, starts)]
     if equals_concludes:
-        marks += [m.end() for m in re.finditer(r"(?<![<>!])=", clause)]
+        marks += [m.end() for m in _EQUALS.finditer(text, begin, end)]
     for mark in sorted(marks, reverse=True):
-        if has_value(clause[mark:]):
-            clause = clause[mark:]
+        if has_value(text[mark:end]):
+            begin = mark
             break
-    return clause.strip(" \t,:;*_").strip()
+    return text[begin:end].strip(" \t,:;*_").strip()
 
 
 def alternatives(clause: str) -> list[str]:

@@ -58,11 +58,11 @@ def math_verify_input(answer: str) -> str:
 
 def _has_value(text: str) -> bool:
     """A value, as a weak statement ("the answer is ...") or a conclusion ("x is ...") must
-    carry one: a number, some LaTeX, or a name ("Evelyn"); "reasonable" is no value."""
+    carry one: a number, some LaTeX, or a name ("Evelyn", "New York"); "reasonable" is no value."""
     if re.search(r"[\d\\$]", text):
         return True
     words = re.findall(r"[A-Za-z]+", text)
-    return 0 < len(words) <= 3 and words[0][0].isupper() and not any(w.lower() in _STOP_WORDS for w in words)
+    return 0 < len(words) <= 3 and all(w[0].isupper() and w.lower() not in _STOP_WORDS for w in words)
 
 
 def _said(text: str) -> bool:
