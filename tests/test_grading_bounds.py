@@ -48,6 +48,7 @@ def _two_mb_inputs(rng):
         "brace_soup": brace_soup(TWO_MB, rng),
         "repeated_hedges": repeated_lines(TWO_MB, "The answer is A or B, since A, B and D are wrong. "),
         "repeated_boxes": repeated_lines(TWO_MB, "\\boxed{5} or "),
+        "repeated_weak_markers": repeated_lines(TWO_MB, "so the answer: x\n"),
         "mixture": random_mixture(TWO_MB, rng),
     }
 

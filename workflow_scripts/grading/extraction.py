@@ -26,8 +26,10 @@ _MARKER_TAIL = re.compile(
     r"(?![A-Za-z])(?![ \t]{1,3}(?:not|n't)(?![A-Za-z]))[ \t]{0,3}:?))"
 )
 _OPTION_PHRASE = re.compile(r"(?i)(?<![A-Za-z])(?:correct|right|best)[ \t]{1,3}(?:option|choice)[ \t]{1,3}is(?![A-Za-z])[ \t]{0,3}:?")
+_SENTENCE_END = re.compile(r"\n|(?<!\\)[.!?;](?=\s|$)")
 _CONTENT_LEAD = re.compile(r"[\s*_]*")  # one class under one star: nothing to backtrack into
 MAX_CONTENT_CHARS = 300
+MAX_WEAK_CONTENT_CHARS = 120
 MAX_JOINED_BOXES = 8  # a longer run of "\boxed{..} or \boxed{..}" is a list, read from its last boxes
 # s1's answer phase opens with this header (workflow_scripts/generation/prompts.py: ANSWER_START).
 ANSWER_HEADER = re.compile(r"<\|im_start\|>answer[ \t]*\n?[ \t]*$")
@@ -42,7 +44,8 @@ class Statement:
     ``Final Answer:``, an ``Answer:`` opening a line or sentence) decide the answer even when
     no value can be read from them; weak ones (a phrase, an ``answer:`` inside a sentence)
     count only when they carry a value. ``content`` is the box content or the marker's text
-    (its first paragraph, at most ``MAX_CONTENT_CHARS``), read only when asked for. ``joined``
+    (its first paragraph, at most ``MAX_CONTENT_CHARS``; a weak marker's first sentence),
+    read only when asked for. ``joined``
     lists earlier boxes linked to this one by a bare connector (``\\boxed{4} or \\boxed{3}``)
     as ``(connector, content)`` pairs.
     """
@@ -64,7 +67,12 @@ class Statement:
     def content(self) -> str:
         if self._box_content is not None:
             return self._box_content
-        return _paragraph(self._text, self._content_start)
+        if self.strong:
+            return _paragraph(self._text, self._content_start)
+        # A weak statement states its value at once: "the answer is 7." -- its first sentence.
+        sentence = _paragraph(self._text, self._content_start, MAX_WEAK_CONTENT_CHARS)
+        end = _SENTENCE_END.search(sentence)
+        return sentence[: end.start()] if end else sentence
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -151,11 +159,11 @@ def last_boxed(text: str) -> str | None:
     return boxes[-1][2] if boxes else None
 
 
-def _paragraph(text: str, start: int) -> str:
+def _paragraph(text: str, start: int, limit: int = MAX_CONTENT_CHARS) -> str:
     """The text from ``start`` (leading blanks and bold marks skipped) to its paragraph's end."""
     lead = _CONTENT_LEAD.match(text, start)
     begin = lead.end() if lead else start
-    window = text[begin : begin + MAX_CONTENT_CHARS]
+    window = text[begin : begin + limit]
     blank = re.search(r"\n[ \t]*\n", window)
     return (window[: blank.start()] if blank else window).strip()
 

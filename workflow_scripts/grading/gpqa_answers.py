@@ -42,6 +42,7 @@ _CONNECTOR = re.compile(
     r"ultimately|finally)|(?P<justification>since|because|as|given|for|although|though|whereas|while))(?![A-Za-z])"
     r"|(?P<paren>[()])"
 )
+_ANY_LETTER = re.compile(r"(?<![A-Za-z])[A-D](?![A-Za-z])|\([ \t]?[a-d][ \t]?\)|(?i:option|choice)[ \t]{1,2}[a-d]")
 _WORD_AFTER = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
 _FINAL_LINE = re.compile(r"\(?\s?([A-D])\s?(?:\)(?:\s.{0,300})?|[.:])?")
 
@@ -131,6 +132,8 @@ def _read(statement: Statement) -> Reading | object | None:
         if any(letter is None for letter in letters):
             return SKIP  # a boxed value, not a letter: no choice can be read from it
         return resolve(letters, str.__eq__, "box")
+    if not statement.strong and not _ANY_LETTER.search(statement.content):
+        return None  # cheap to tell: no letter a weak statement could assert
     letters = letters_in_marker_text(statement.content)
     if not letters:
         return None

@@ -61,6 +61,8 @@ def _has_value(text: str) -> bool:
     carry one: a number, some LaTeX, or a name ("Evelyn", "New York"); "reasonable" is no value."""
     if re.search(r"[\d\\$]", text):
         return True
+    if len(text) > 60:
+        return False  # a name is a few words, not a sentence
     words = re.findall(r"[A-Za-z]+", text)
     return 0 < len(words) <= 3 and all(w[0].isupper() and w.lower() not in _STOP_WORDS for w in words)
 
@@ -126,6 +128,8 @@ def _read(statement: Statement, gold: str, timeout_s: float) -> Reading | None:
         if len(parts) == 1:
             parts = alternatives(statement.content)
     else:
+        if not statement.strong and not _has_value(statement.content):
+            return None  # cheap to tell: "the answer is reasonable" names no value
         clause = answer_clause(statement.content, _has_value, said=_said)
         if not clause or (not statement.strong and not _has_value(clause)):
             return None

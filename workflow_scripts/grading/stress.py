@@ -66,6 +66,9 @@ def pathological_texts(size: int, seed: int = 42) -> dict[str, str]:
         "repeated_hedges": repeated_lines(size, "The answer is A or B, since A, B and D are wrong. "),
         "repeated_boxes": repeated_lines(size, "\\boxed{5} or "),
         "repeated_option_lines": repeated_lines(size, "Option (A) fails, and (C) matches.\n"),
+        # weak statements without a value, each passed over: the longest walk back
+        "repeated_weak_markers": repeated_lines(size, "so the answer: x\n"),
+        "repeated_weak_phrases": repeated_lines(size, "the answer is (after all) "),
         "dollar_soup": repeated_lines(size, "$ \\( $$ \\[ "),
         "random_mixture": random_mixture(size, rng),
         "long_box": "\\boxed{" + "1+" * (size // 2) + "1}",
