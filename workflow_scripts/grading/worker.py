@@ -39,6 +39,11 @@ def grade_in_process(benchmark: str, response: str, gold: str, verify_timeout_s:
 
 def _serve(connection) -> None:
     """Worker loop: ("load",) imports math-verify; ("grade", ...) grades; None stops."""
+    import workflow_scripts.grading.aime_answers  # noqa: F401 - imported before "ready": start-up
+    import workflow_scripts.grading.gpqa_answers  # noqa: F401   is not part of any record's deadline
+    import workflow_scripts.grading.math_answers  # noqa: F401
+
+    connection.send(("ready",))
     while True:
         request = connection.recv()
         if request is None:
@@ -88,13 +93,17 @@ class Grader:
         child.close()
         self._connection = parent
         self._math_loaded = False
+        self._await_ready("start")
+
+    def _await_ready(self, what: str) -> None:
+        if not self._connection.poll(STARTUP_TIMEOUT_S):
+            self._stop(kill=True)
+            raise RuntimeError(f"the grading worker did not {what} within {STARTUP_TIMEOUT_S} s")
+        self._connection.recv()
 
     def _load_math(self) -> None:
         self._connection.send(("load",))
-        if not self._connection.poll(STARTUP_TIMEOUT_S):
-            self._stop(kill=True)
-            raise RuntimeError(f"the grading worker did not import math-verify within {STARTUP_TIMEOUT_S} s")
-        self._connection.recv()
+        self._await_ready("import math-verify")
         self._math_loaded = True
 
     def _stop(self, kill: bool) -> None:
