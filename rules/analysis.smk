@@ -100,6 +100,7 @@ rule research_report:
         sft=f"{RESULTS}/sft/summary.json",
         loss_curve=f"{RESULTS}/sft/loss_curve.png",
         jobs=[f"{generation_dir(spec)}/job.json" for spec in GRID],
+        eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
         benchmarks=local_inputs(os.path.join(workflow.basedir, "benchmarks", "RESULTS.md")),
         tests=local_inputs(f"{RESULTS}/tests/junit.xml"),
         template=os.path.join(workflow.basedir, "report", "REPORT.md.j2"),

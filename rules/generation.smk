@@ -73,7 +73,9 @@ else:
                 CONDA_ENV
             log:
                 f"{LOGS}/generate/{_model}_{_group}.log",
-            threads: 2
+            # A CPU engine uses every core: ask for all of them (Snakemake caps this at --cores),
+            # so one engine runs at a time and two never share the cores or the memory.
+            threads: 1024
             shell:
                 "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
                 " --model {params.model_path:q} --model-name {params.model_name} --configs {params.configs:q}"

@@ -15,7 +15,9 @@ from test_report import report_inputs
 from workflow_scripts.analysis.examples import KINDS, choose_examples, examples_markdown
 from workflow_scripts.analysis.failures import detect_failures
 from workflow_scripts.analysis.metrics import run_table
-from workflow_scripts.analysis.plots import failures_figure, methods_figure, plot_tokens, scaling_figure
+from workflow_scripts.analysis.plots import (
+    draw_methods, draw_scaling, failures_figure, methods_figure, scaling_figure,
+)
 
 
 def _world_samples():
@@ -29,8 +31,8 @@ def _world_samples():
         samples += run_samples([70] * 5, [i < 3 for i in range(5)], dataset=dataset, method="budget_forcing",
                                setting="B64-n1", budget=64, n=1, waits=1, forcing_string="Wait",
                                thinking_text="so. Wait, check again.")
-        samples += run_samples([0] * 5, [i < 2 for i in range(5)], dataset=dataset, model="base",
-                               setting="Bunbounded", budget="unbounded", answer_tokens=40)
+        samples += run_samples([40] * 5, [i < 2 for i in range(5)], dataset=dataset, model="base",
+                               setting="Bunbounded", budget="unbounded")
     return samples
 
 
@@ -59,17 +61,73 @@ def test_examples_markdown_lists_metadata_and_shard():
     text = examples_markdown(choose_examples(samples), seed=42)
     assert "Chosen reproducibly (seed 42; kinds: correct, wrong, truncated, with_waits)" in text
     assert "#### wrong: id z9 (B100)" in text
-    assert "| math500 | sft | truncation | B100 | 100 | False | 5 | 4 | 100 | 0 | False " \
+    assert "| math500 | sft | truncation | B100 | 100 | False | 5 | 4 | 100 thinking | 0 | False " \
            "| `graded/sft/truncation/B100/math500.jsonl` |" in text
     assert "[... 2000 characters omitted ...]" in text
     assert "No graded samples" in examples_markdown(pd.DataFrame())
 
 
-def test_plot_tokens_uses_response_length_for_runs_without_thinking():
-    runs = run_table(pd.DataFrame(_world_samples()))
-    x = plot_tokens(runs)
-    base = runs["model"] == "base"
-    assert (x[base] == 40).all() and (x[~base] == runs.loc[~base, "thinking_tokens_mean"]).all()
+def test_examples_of_direct_answers_show_response_tokens_and_no_thinking_block():
+    samples = pd.DataFrame(run_samples([246], [True], model="base", setting="B512", budget=512)).assign(
+        shard="graded/base/truncation/B512/math500.jsonl")
+    text = examples_markdown(choose_examples(samples), seed=42)
+    assert "| math500 | base | truncation | B512 | 512 | True | 4 | 4 | 246 response | 0 | False " in text
+    assert "No thinking phase: the model answered directly" in text and "Thinking (excerpt)" not in text
+    thinking = examples_markdown(choose_examples(pd.DataFrame([sample(id="t", tokens=77)]).assign(shard="x")))
+    assert "| 77 thinking |" in thinking and "Thinking (excerpt)" in thinking
+
+
+def _plot_runs():
+    """math500: truncation B16/B64 and budget forcing B64-n1 on the very same point as B64
+    (their labels would overprint), base model one direct run (no slope)."""
+    return run_table(pd.DataFrame(
+        run_samples([16] * 10, [i < 2 for i in range(10)], setting="B16", budget=16, cap_hit=True)
+        + run_samples([60] * 10, [i < 6 for i in range(10)], setting="B64", budget=64)
+        + run_samples([60] * 10, [i < 6 for i in range(10)], method="budget_forcing", setting="B64-n1", budget=64,
+                      n=1)
+        + run_samples([40] * 10, [i < 3 for i in range(10)], model="base", setting="B64", budget=64)))
+
+
+def test_scaling_plot_data_ticks_intervals_and_labels():
+    from matplotlib.container import ErrorbarContainer
+
+    runs = _plot_runs()
+    figure = draw_scaling(runs)
+    ax = figure.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_title() == "MATH500 (n=10)"
+    assert list(ax.get_xticks()) == [16, 64]  # one tick per budget, labelled with it
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "64"]
+    assert "compute tokens" in ax.get_xlabel()
+    # Error bars: the 95 % interval of each run, as in runs.tsv (truncation B64: 6/10 at 60 tokens).
+    b64 = runs[(runs["model"] == "sft") & (runs["method"] == "truncation") & (runs["setting"] == "B64")].iloc[0]
+    low, high = b64["accuracy_ci_low"], b64["accuracy_ci_high"]
+    assert low < 0.6 < high
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    spans = sorted((round(float(seg[0][0]), 3), round(float(seg[0][1]), 3), round(float(seg[1][1]), 3))
+                   for c in bars for seg in c.lines[2][0].get_segments())
+    assert (60.0, round(low * 100, 3), round(high * 100, 3)) in spans
+    assert len(spans) == 4  # one bar per run
+    # The base model is drawn at its response tokens (40), not at 0 thinking tokens.
+    base = [line for line in ax.get_lines() if list(line.get_xdata()) == [40.0]]
+    assert base
+    # Labels: one per run, and no two overlap although B64 and B64-n1 share a point.
+    labels = [t for t in ax.texts]
+    assert sorted(t.get_text() for t in labels) == ["B16", "B64", "B64", "B64-n1"]
+    renderer = figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_methods_plot_writes_n_a_for_a_missing_slope_and_never_draws_it_as_zero():
+    runs = _plot_runs()
+    figure = draw_methods(runs)
+    accuracy, scaling = figure.axes[:2]
+    # Best accuracy: base 30 %, budget forcing 60 %, truncation 60 % (B64; the tie-break prefers fewer tokens).
+    assert sorted(round(p.get_height(), 6) for p in accuracy.patches) == [30.0, 60.0, 60.0]
+    # Slope: only truncation has two runs: (0.6 - 0.2) / (60 - 16) per token = 0.4 / 44 * 1e5 pp per 1k.
+    assert [round(p.get_height(), 6) for p in scaling.patches] == [round(0.4 / 44 * 1e5, 6)]
+    assert sorted(t.get_text() for t in scaling.texts) == ["n/a", "n/a"]  # base and budget forcing
+    assert "n/a" in figure._suptitle.get_text() and "show 0" not in figure._suptitle.get_text()
 
 
 def test_figures_are_drawn_and_reproducible(tmp_path):
@@ -169,7 +227,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "SFT summary: not available." in text
     assert "Curation and training figures: not available." in text
     assert "Test results for this run: not available" in text
-    assert "![Scaling: accuracy vs. mean thinking tokens](analysis/scaling.png)" in text
+    assert "![Scaling: accuracy vs. mean compute tokens](analysis/scaling.png)" in text
     assert "| sft | aime24 | truncation | 3 |" in text  # the metrics table row
     assert "**control_exceed** (the brief)" in text  # definitions come from the code
     first = report.read_bytes()

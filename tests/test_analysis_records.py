@@ -8,11 +8,16 @@ from pathlib import Path
 
 def sample(dataset="math500", model="sft", method="truncation", setting="B100", budget=100, n=0, id="q1",
            tokens=100, correct=True, cap_hit=False, waits=0, parse_failed=False, thinking_text=None,
-           forcing_string=None, reasons=None, answer_tokens=10) -> dict:
-    """One graded sample with every field the generation engine writes."""
+           forcing_string=None, reasons=None, answer_tokens=10, prompt_format=None) -> dict:
+    """One graded sample with every field the generation engine writes. The base model answers
+    directly unless ``prompt_format`` says otherwise: no thinking phase, and ``tokens`` are then
+    the response's tokens (its compute tokens)."""
+    prompt_format = prompt_format or ("direct" if model == "base" else "think")
+    if prompt_format == "direct":
+        answer_tokens, tokens, thinking_text, reasons = tokens, 0, "", []
     return {
         "dataset": dataset, "id": id, "index": 0, "sample": 0, "model": model, "method": method, "setting": setting,
-        "budget": budget, "n": n, "forcing_string": forcing_string, "class_prompt": None, "prompt_format": "think",
+        "budget": budget, "n": n, "forcing_string": forcing_string, "class_prompt": None, "prompt_format": prompt_format,
         "prompt_tokens": 50, "thinking_text": thinking_text if thinking_text is not None else "step " * 5,
         "thinking_tokens": tokens, "thinking_token_ids": [1] * 3, "waits_inserted": waits, "cap_hit": cap_hit,
         "round_finish_reasons": reasons if reasons is not None else (["length"] if cap_hit else ["stop"]),

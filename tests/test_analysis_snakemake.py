@@ -43,15 +43,17 @@ def _shard_rows(spec, dataset: str, budget_rank: int) -> list[dict]:
         answer_text, letter = _answer(dataset, gold, correct)
         budget = spec.budget
         tokens = 20 + 10 * budget_rank
+        direct = spec.model == "base"  # the base model answers directly: its tokens are the response's
         rows.append({
             "dataset": dataset, "id": f"{dataset}-{q}", "index": q, "model": spec.model, "method": spec.method,
             "setting": spec.setting, "budget": budget, "n": spec.n, "forcing_string": "Wait" if spec.n else None,
-            "class_prompt": spec.prompt, "prompt_format": "think", "prompt_tokens": 30,
-            "thinking_text": "12+34\n=46" + (" Wait, again" if spec.n else ""), "thinking_tokens": tokens,
-            "thinking_token_ids": list(range(tokens)), "waits_inserted": 1 if spec.n else 0,
+            "class_prompt": spec.prompt, "prompt_format": "direct" if direct else "think", "prompt_tokens": 30,
+            "thinking_text": "" if direct else "12+34\n=46" + (" Wait, again" if spec.n else ""),
+            "thinking_tokens": 0 if direct else tokens, "thinking_token_ids": [] if direct else list(range(tokens)),
+            "waits_inserted": 1 if spec.n else 0,
             "cap_hit": q % 2 == 0, "round_finish_reasons": ["length" if q % 2 == 0 else "stop"],
             "answer_prefix_text": "\n<|im_start|>answer\nFinal Answer:" if q % 2 == 0 else "<|im_start|>answer\n",
-            "answer_text": answer_text, "answer_tokens": 3, "full_text": "...",
+            "answer_text": answer_text, "answer_tokens": tokens if direct else 3, "full_text": "...",
             "gold": gold if dataset != "gpqa" else "choice text", "gold_letter": letter,
             "timings": {"thinking_s": 0.1, "answer_s": 0.1}, "engine": {"dtype": "float32"},
         })
@@ -122,6 +124,9 @@ def test_dag_metrics_and_trend(smoke_run):
     assert trend["rises"].all() and (trend["budgets"] == 2).all()
     metrics = pd.read_csv(results / "analysis" / "metrics.tsv", sep="\t")
     assert len(metrics) == 3 * 4  # datasets x (sft truncation, budget forcing, class-conditional, base truncation)
+    base = runs[runs["model"] == "base"]
+    assert (base["compute"] == "response").all() and (base["compute_tokens_mean"] == 20 + 10 * 5).all()
+    assert (base["thinking_tokens_mean"] == 0).all()
 
 
 def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):
@@ -131,9 +136,9 @@ def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):
     assert (audit["aime24"]["agree"], audit["aime24"]["n"]) == (29, 30)
     text = (results / "REPORT.md").read_text()
     assert "**math500**" in text and "**20/20** reference solutions graded correct (100.0 %)" in text
-    assert "![Scaling: accuracy vs. mean thinking tokens](analysis/scaling.png)" in text
+    assert "![Scaling: accuracy vs. mean compute tokens](analysis/scaling.png)" in text
     assert "![Curation: rows per stage](curation/plots/stages.png)" in text  # a declared input of the report
     html = (work / "report.html").read_text()
     assert "run <tt class=\\\"docutils literal\\\">smoke</tt>" in html  # workflow.rst, rendered
-    for caption in ("Scaling metrics per", "Accuracy (%) against mean thinking tokens", "Representative samples"):
+    for caption in ("Scaling metrics per", "Accuracy (%) against mean compute tokens", "Representative samples"):
         assert caption in html

@@ -40,3 +40,14 @@ def test_cpu_smoke_run_groups_configurations_per_budget(repo_root):
     # every configuration keeps its own folder (shards + job.json) and is passed to the CLI once
     for spec in grid:
         assert output.count(f'"out_dir": "results/smoke/generation/{spec.model}/{spec.method}/{spec.setting}"') == 1
+
+
+def test_cpu_profile_runs_the_real_config_on_cpu_one_engine_at_a_time(repo_root):
+    """profiles/cpu merges its overlay over config.yaml: no GPU asked for anywhere, float32,
+    one engine per (model, budget), each taking all cores (so engines never run side by side)."""
+    output = dry_run(repo_root, "--profile", "profiles/cpu", "--cores", "4")
+    counts = job_counts(output)
+    assert "generate" not in counts and counts["generate_sft_B500"] == 1
+    assert '"dtype": "float32"' in output and '"max_model_len": 8192' in output and "bfloat16" not in output
+    assert "gpu.run --gpus 0 " in output and "--gpus 1 " not in output  # SFT and generation on the CPU
+    assert re.search(r"rule generate_sft_B500:.*?threads: 4", output, re.S)  # all 4 cores: one engine at a time

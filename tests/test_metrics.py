@@ -105,7 +105,7 @@ def test_method_metrics_class_conditional_rules():
 
 
 def test_method_metrics_without_numeric_budget_says_so():
-    samples = _frame(run_samples([400, 500], [True, False], model="base", setting="Bunbounded", budget="unbounded"))
+    samples = _frame(run_samples([400, 500], [True, False], setting="Bunbounded", budget="unbounded"))
     row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
     assert math.isnan(row["control_exceed"]) and math.isnan(row["budget_error"]) and math.isnan(row["scaling"])
     assert row["control_note"] == "no run with a numeric budget"
@@ -157,3 +157,45 @@ def test_load_graded_names_file_and_missing_field(tmp_path):
         load_graded([broken])
     with pytest.raises(MetricsError, match="no graded shards"):
         load_graded([])
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text(__import__("json").dumps(sample(id="a", prompt_format="chat")) + "\n")
+    with pytest.raises(MetricsError, match=r"odd.jsonl: line 1: prompt_format must be one of \['direct', 'think'\]"):
+        load_graded([odd])
+
+
+def test_direct_answer_run_uses_response_tokens_against_the_response_cap_by_hand():
+    # The base model answers directly: thinking_tokens are 0, the budget caps the whole response.
+    # B256: responses of 256, 256 (capped), 200 tokens, 1 of 3 correct. B512: 246, 384, 512, 2 of 3.
+    samples = _frame(run_samples([256, 256, 200], [False, False, True], model="base", setting="B256", budget=256)
+                     + run_samples([246, 384, 512], [True, True, False], model="base", setting="B512", budget=512))
+    assert (samples["thinking_tokens"] == 0).all() and set(samples["prompt_format"]) == {"direct"}
+    runs = run_table(samples).set_index("setting")
+    assert runs.loc["B256", "compute"] == "response"
+    assert runs.loc["B256", "compute_tokens_mean"] == pytest.approx(712 / 3)
+    assert runs.loc["B512", "compute_tokens_median"] == 384
+    assert runs.loc["B256", "thinking_tokens_mean"] == 0  # stays as recorded
+    assert runs.loc["B256", "within_budget_share"] == 1.0 and runs.loc["B512", "exceed_share"] == 0.0
+    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    # No response exceeds its cap + 10; both run means lie within their caps.
+    assert row["control_exceed"] == 0.0 and row["control_paper"] == 1.0
+    # budget error: (|712/3 - 256| / 256 + |1142/3 - 512| / 512) / 2 = (0.072917 + 0.256510) / 2
+    assert row["budget_error"] == pytest.approx(0.164714, abs=1e-6)
+    # one pair: (2/3 - 1/3) / (1142/3 - 712/3) = (1/3) / (430/3) = 1/430
+    assert row["scaling"] == pytest.approx(1 / 430) and (row["scaling_pairs"], row["scaling_pairs_tied"]) == (1, 0)
+    assert (row["compute_tokens_min"], row["compute_tokens_max"]) == (pytest.approx(712 / 3), pytest.approx(1142 / 3))
+    assert row["max_accuracy_setting"] == "B512"
+    assert row["control_note"] == "direct answers: response tokens against the response cap"
+
+
+def test_best_setting_ties_go_to_fewer_compute_tokens():
+    # Equal accuracy; "B1000" sorts before "B500" as text, and thinking tokens are 0 for both.
+    samples = _frame(run_samples([900, 1000], [True, False], model="base", setting="B1000", budget=1000)
+                     + run_samples([400, 500], [True, False], model="base", setting="B500", budget=500))
+    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    assert row["max_accuracy"] == 0.5 and row["max_accuracy_setting"] == "B500"
+
+
+def test_a_run_mixing_prompt_formats_is_an_error():
+    samples = _frame([sample(id="a"), sample(id="b", prompt_format="direct")])
+    with pytest.raises(MetricsError, match="mixes prompt formats"):
+        run_table(samples)

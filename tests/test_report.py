@@ -171,3 +171,26 @@ def test_every_report_item_has_a_caption_and_an_allowed_category(repo_root):
         for category in re.findall(r'(?<!sub)category="([^"]+)"', rules.read_text()):
             assert category in CATEGORIES, (rules.name, category)
     assert (repo_root / "report" / "workflow.rst").read_text().strip()
+
+
+@pytest.mark.parametrize("base, name, other", [
+    ("Qwen/Qwen2.5-3B-Instruct", "Qwen2.5-3B-Instruct", "0.5B"),
+    ("/models/Qwen2.5-0.5B-Instruct/", "Qwen2.5-0.5B-Instruct", "3B"),
+])
+def test_report_names_the_configured_model_and_eval_sets(tmp_path, repo_root, shared_data, base, name, other):
+    results = tmp_path / "results" / "full"
+    _write_results(results, shared_data)
+    (results / "data" / "eval").mkdir(parents=True)
+    (results / "data" / "eval" / "math500.jsonl").write_text("".join(json.dumps({"id": str(i)}) + "\n" for i in range(10)))
+    config = {**CONFIG, "model": {"base": base}, "eval_sets": {"math500": {"source": "/data/math500.jsonl", "limit": 4}}}
+    text = render_report(results, repo_root / "report" / "REPORT.md.j2", config, results / "REPORT.md",
+                         repo_root=tmp_path)
+    assert text.startswith(f"# s1 test-time scaling on {base}: run `full`")
+    assert f"- **Model**: {name} instead of s1's Qwen2.5-32B-Instruct" in text
+    assert f"are they properties of {name} or of the budgets chosen?" in text
+    assert other not in text
+    # Only the configured eval set, with its size from the config (limit) and the run (rows, samples per run).
+    assert "MATH500 (`/data/math500.jsonl`): the first 4 of 10 rows, 4 samples per run." in text
+    assert "MATH500 by math-verify" in text
+    assert "AIME24 by integer" not in text and "GPQA by the chosen letter" not in text
+    assert "**Compute tokens**" in text and "| compute | compute_tokens_mean |" in text

@@ -26,6 +26,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from workflow_scripts.analysis.compute import compute_tokens
+
 RESAMPLES = 10_000
 SEED = 42
 LEVEL = 0.95
@@ -87,7 +89,7 @@ class DatasetTable:
     runs: list[tuple]  # run keys (model, dataset, method, setting), column order
     questions: list[str]
     scores: np.ndarray  # (questions, runs): mean correctness over the question's samples
-    tokens: np.ndarray  # (questions, runs): mean thinking tokens over the question's samples
+    tokens: np.ndarray  # (questions, runs): mean compute tokens over the question's samples
     accuracy: np.ndarray  # (resamples, runs)
     mean_tokens: np.ndarray  # (resamples, runs)
 
@@ -102,14 +104,14 @@ class PairedBootstrap:
     def __init__(self, samples: pd.DataFrame, resamples: int = RESAMPLES, seed: int = SEED):
         self.resamples, self.seed = resamples, seed
         samples = samples.assign(correct=samples["correct"].astype(bool).astype(float),
-                                 thinking_tokens=samples["thinking_tokens"].astype(float))
+                                 compute_tokens=compute_tokens(samples).astype(float))
         self.tables: dict[str, DatasetTable] = {}
         for dataset, group in samples.groupby("dataset", sort=True):
             self.tables[dataset] = self._table(group)
 
     def _table(self, group: pd.DataFrame) -> DatasetTable:
         per_question = group.groupby(RUN_KEYS + ["id"], sort=True).agg(
-            score=("correct", "mean"), tokens=("thinking_tokens", "mean"))
+            score=("correct", "mean"), tokens=("compute_tokens", "mean"))
         score_table = per_question["score"].unstack("id")
         scores = score_table.to_numpy().T  # (questions, runs); nan where a run lacks the question
         tokens = per_question["tokens"].unstack("id").to_numpy().T
@@ -165,7 +167,7 @@ def run_intervals(boot: PairedBootstrap, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 DIFFERENCE_COLUMNS = ["model", "dataset", "budget", "method_a", "setting_a", "method_b", "setting_b",
-                      "thinking_tokens_a", "thinking_tokens_b", "accuracy_a", "accuracy_b", "difference",
+                      "compute_tokens_a", "compute_tokens_b", "accuracy_a", "accuracy_b", "difference",
                       "difference_low", "difference_high", "verdict"]
 
 
@@ -185,7 +187,7 @@ def matched_budget_differences(boot: PairedBootstrap, runs: pd.DataFrame) -> pd.
             rows.append({"model": model, "dataset": dataset, "budget": budget,
                          "method_a": a["method"], "setting_a": a["setting"],
                          "method_b": b["method"], "setting_b": b["setting"],
-                         "thinking_tokens_a": a["thinking_tokens_mean"], "thinking_tokens_b": b["thinking_tokens_mean"],
+                         "compute_tokens_a": a["compute_tokens_mean"], "compute_tokens_b": b["compute_tokens_mean"],
                          "accuracy_a": a["accuracy"], "accuracy_b": b["accuracy"], "difference": point,
                          "difference_low": low, "difference_high": high, "verdict": verdict})
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)

@@ -75,7 +75,7 @@ def cmd_failures(args) -> int:
     return 0
 
 
-EXAMPLE_INDEX_COLUMNS = ["dataset", "model", "method", "setting", "kind", "id", "correct", "thinking_tokens",
+EXAMPLE_INDEX_COLUMNS = ["dataset", "model", "method", "setting", "kind", "id", "correct", "compute_tokens", "thinking_tokens",
                          "waits_inserted", "cap_hit", "shard"]
 
 

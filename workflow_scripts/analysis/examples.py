@@ -13,6 +13,7 @@ import random
 
 import pandas as pd
 
+from workflow_scripts.analysis.compute import PROMPT_FORMATS, compute_tokens
 from workflow_scripts.analysis.metrics import numeric_budget
 
 KINDS = ("correct", "wrong", "truncated", "with_waits")
@@ -70,6 +71,7 @@ def examples_markdown(examples: pd.DataFrame, seed: int = 42) -> str:
              "the full sample is in the shard named in each table (relative to the results folder).", ""]
     if examples.empty:
         return "\n".join(lines + ["No graded samples were available.", ""])
+    examples = examples.assign(compute_tokens=compute_tokens(examples))
     for dataset, by_dataset in examples.groupby("dataset", sort=True):
         lines += [f"## {dataset}", ""]
         if dataset == "gpqa":
@@ -81,18 +83,25 @@ def examples_markdown(examples: pd.DataFrame, seed: int = 42) -> str:
                 budget = numeric_budget(row.get("budget"))
                 lines += [
                     f"#### {row['kind']}: id {row['id']} ({row['setting']})", "",
-                    "| dataset | model | method | setting | budget | correct | extracted | gold | thinking tokens "
+                    "| dataset | model | method | setting | budget | correct | extracted | gold | compute tokens "
                     "| waits | cap hit | shard |",
                     "|---|---|---|---|---|---|---|---|---|---|---|---|",
                     f"| {dataset} | {model} | {method} | {row['setting']} | {budget if budget is not None else row.get('budget')} "
                     f"| {bool(row['correct'])} | {_cell(row.get('extracted'))} | {_cell(row.get('gold_letter') or row.get('gold'))} "
-                    f"| {int(row['thinking_tokens'])} | {int(row.get('waits_inserted') or 0)} | {bool(row.get('cap_hit'))} "
-                    f"| `{row['shard']}` |",
+                    f"| {int(row['compute_tokens'])} {PROMPT_FORMATS[row['prompt_format']]} "
+                    f"| {int(row.get('waits_inserted') or 0)} | {bool(row.get('cap_hit'))} | `{row['shard']}` |",
                     "",
-                    "Thinking (excerpt):", "", _fence(_excerpt(row.get("thinking_text") or "")), "",
-                    "Answer:", "", _fence(_excerpt(row.get("answer_text") or "")), "",
+                    *_thinking_block(row),
+                    "Answer:" if row["prompt_format"] == "think" else "Response (excerpt):", "",
+                    _fence(_excerpt(row.get("answer_text") or "")), "",
                 ]
     return "\n".join(lines)
+
+
+def _thinking_block(row: dict) -> list[str]:
+    if row["prompt_format"] == "direct":
+        return ["No thinking phase: the model answered directly; its compute tokens are the response's.", ""]
+    return ["Thinking (excerpt):", "", _fence(_excerpt(row.get("thinking_text") or "")), ""]
 
 
 def _cell(value) -> str:

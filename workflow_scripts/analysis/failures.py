@@ -1,18 +1,19 @@
 """Where test-time scaling fails: automatic detection on the run table and the samples.
 
-Six kinds of case, one row each in ``failures.tsv``:
+Six kinds of case, one row each in ``failures.tsv``. Tokens are compute tokens (thinking
+tokens, or the whole response for direct answers; see ``metrics``):
 
 * ``no_detectable_scaling``: a method with at least two runs whose Scaling has a 95 %
   paired-bootstrap interval (``metrics.tsv``: ``scaling_ci_low``/``scaling_ci_high``) that
   holds zero: the data show no trend in either direction, whatever the point slope says.
 
-* ``accuracy_drop``: two runs of a method, consecutive in mean thinking tokens (or the
+* ``accuracy_drop``: two runs of a method, consecutive in mean compute tokens (or the
   runs with the fewest and the most tokens), where the run with more tokens is *less*
   accurate beyond sampling noise: one-sided two-proportion z-test at the shard sizes,
   p < ``alpha`` (0.05).
-* ``accuracy_flat``: the method's run with the most thinking tokens is neither more nor
+* ``accuracy_flat``: the method's run with the most compute tokens is neither more nor
   less accurate than its run with the fewest beyond noise (both one-sided tests
-  p >= ``alpha``) although mean thinking tokens grew by at least ``min_token_growth`` (50 %).
+  p >= ``alpha``) although mean compute tokens grew by at least ``min_token_growth`` (50 %).
 * ``forcing_adds_no_tokens``: a budget-forcing run whose mean thinking tokens exceed those
   of its baseline by less than 1 % (baseline: n = 1 at the same budget for n > 1, truncation
   at the same budget for n = 1): "Wait" did not buy any thinking.
@@ -68,7 +69,7 @@ def _case(kind, keys, a, b, p, detail) -> dict:
     model, dataset, method = keys
     return {"kind": kind, "model": model, "dataset": dataset, "method": method,
             "from_setting": a["setting"], "to_setting": b["setting"],
-            "tokens_from": a["thinking_tokens_mean"], "tokens_to": b["thinking_tokens_mean"],
+            "tokens_from": a["compute_tokens_mean"], "tokens_to": b["compute_tokens_mean"],
             "accuracy_from": a["accuracy"], "accuracy_to": b["accuracy"],
             "samples_from": int(a["samples"]), "samples_to": int(b["samples"]), "p_value": p, "detail": detail}
 
@@ -76,9 +77,9 @@ def _case(kind, keys, a, b, p, detail) -> dict:
 def accuracy_cases(runs: pd.DataFrame, alpha: float = ALPHA, min_token_growth: float = MIN_TOKEN_GROWTH) -> list[dict]:
     cases = []
     for keys, group in runs.groupby(METHOD_KEYS, sort=True):
-        ordered = group.sort_values(["thinking_tokens_mean", "setting"]).to_dict("records")
+        ordered = group.sort_values(["compute_tokens_mean", "setting"]).to_dict("records")
         for a, b in zip(ordered, ordered[1:]):
-            if b["thinking_tokens_mean"] <= a["thinking_tokens_mean"]:
+            if b["compute_tokens_mean"] <= a["compute_tokens_mean"]:
                 continue
             p_drop = two_proportion_p(int(b["correct"]), int(b["samples"]), int(a["correct"]), int(a["samples"]))
             if p_drop < alpha:
@@ -86,9 +87,9 @@ def accuracy_cases(runs: pd.DataFrame, alpha: float = ALPHA, min_token_growth: f
                                    f"accuracy fell {a['accuracy']:.3f} -> {b['accuracy']:.3f} (one-sided p={p_drop:.3g})"))
         if len(ordered) >= 2:
             low, high = ordered[0], ordered[-1]
-            grew = low["thinking_tokens_mean"] > 0 and (
-                high["thinking_tokens_mean"] >= (1 + min_token_growth) * low["thinking_tokens_mean"])
-            if grew or (low["thinking_tokens_mean"] == 0 and high["thinking_tokens_mean"] > 0):
+            grew = low["compute_tokens_mean"] > 0 and (
+                high["compute_tokens_mean"] >= (1 + min_token_growth) * low["compute_tokens_mean"])
+            if grew or (low["compute_tokens_mean"] == 0 and high["compute_tokens_mean"] > 0):
                 p_gain = two_proportion_p(int(low["correct"]), int(low["samples"]), int(high["correct"]), int(high["samples"]))
                 p_fall = two_proportion_p(int(high["correct"]), int(high["samples"]), int(low["correct"]), int(low["samples"]))
                 flagged = any(c["from_setting"] == low["setting"] and c["to_setting"] == high["setting"]
@@ -97,11 +98,11 @@ def accuracy_cases(runs: pd.DataFrame, alpha: float = ALPHA, min_token_growth: f
                 if p_fall < alpha and not flagged:
                     cases.append(_case("accuracy_drop", keys, low, high, p_fall,
                                        f"accuracy fell {low['accuracy']:.3f} -> {high['accuracy']:.3f} from the fewest "
-                                       f"to the most thinking tokens (one-sided p={p_fall:.3g})"))
+                                       f"to the most compute tokens (one-sided p={p_fall:.3g})"))
                 elif not p_gain < alpha and not p_fall < alpha:
                     cases.append(_case("accuracy_flat", keys, low, high, p_gain,
-                                       f"no significant gain from {low['thinking_tokens_mean']:.0f} to "
-                                       f"{high['thinking_tokens_mean']:.0f} thinking tokens (one-sided p={p_gain:.3g})"))
+                                       f"no significant gain from {low['compute_tokens_mean']:.0f} to "
+                                       f"{high['compute_tokens_mean']:.0f} compute tokens (one-sided p={p_gain:.3g})"))
     return cases
 
 
@@ -124,8 +125,8 @@ def forcing_cases(runs: pd.DataFrame, min_gain: float = MIN_FORCING_GAIN) -> lis
             base = _same_budget_run(runs, row, "truncation")
         if base is None:
             continue
-        gain = row["thinking_tokens_mean"] - base["thinking_tokens_mean"]
-        if gain < min_gain * max(base["thinking_tokens_mean"], 1.0):
+        gain = row["compute_tokens_mean"] - base["compute_tokens_mean"]
+        if gain < min_gain * max(base["compute_tokens_mean"], 1.0):
             keys = (row["model"], row["dataset"], row["method"])
             cases.append(_case("forcing_adds_no_tokens", keys, base, row, float("nan"),
                                f"{row['setting']} thinks {gain:+.1f} tokens vs {base['method']}/{base['setting']} "
@@ -141,16 +142,16 @@ def forcing_hurts_cases(runs: pd.DataFrame, alpha: float = ALPHA) -> list[dict]:
         base = _same_budget_run(runs, row, "truncation")
         if base is None:
             continue
-        if row["thinking_tokens_mean"] < base["thinking_tokens_mean"]:
+        if row["compute_tokens_mean"] < base["compute_tokens_mean"]:
             continue  # fewer tokens: a lower accuracy is not the forcing's doing alone
         p_worse = two_proportion_p(int(row["correct"]), int(row["samples"]),
                                    int(base["correct"]), int(base["samples"]))
         if p_worse < alpha:
             keys = (row["model"], row["dataset"], row["method"])
             cases.append(_case("forcing_hurts", keys, base, row, p_worse,
-                               f"{row['setting']} accuracy {row['accuracy']:.3f} ({row['thinking_tokens_mean']:.1f} "
+                               f"{row['setting']} accuracy {row['accuracy']:.3f} ({row['compute_tokens_mean']:.1f} "
                                f"tokens) < truncation/{base['setting']} {base['accuracy']:.3f} "
-                               f"({base['thinking_tokens_mean']:.1f} tokens) (one-sided p={p_worse:.3g})"))
+                               f"({base['compute_tokens_mean']:.1f} tokens) (one-sided p={p_worse:.3g})"))
     return cases
 
 
@@ -199,8 +200,8 @@ def scaling_cases(metrics: pd.DataFrame) -> list[dict]:
     for row in metrics[metrics["scaling_verdict"] == NO_DETECTABLE_SCALING].to_dict("records"):
         cases.append({"kind": "no_detectable_scaling", "model": row["model"], "dataset": row["dataset"],
                       "method": row["method"], "from_setting": row["settings"].split(",")[0],
-                      "to_setting": row["settings"].split(",")[-1], "tokens_from": row["thinking_tokens_min"],
-                      "tokens_to": row["thinking_tokens_max"], "accuracy_from": float("nan"),
+                      "to_setting": row["settings"].split(",")[-1], "tokens_from": row["compute_tokens_min"],
+                      "tokens_to": row["compute_tokens_max"], "accuracy_from": float("nan"),
                       "accuracy_to": row["max_accuracy"], "samples_from": int(row["runs"]),
                       "samples_to": int(row["runs"]), "p_value": float("nan"),
                       "detail": f"Scaling {row['scaling_pp_per_1k']:.3g} pp per 1k tokens, 95 % interval "

@@ -3,6 +3,13 @@
 A *run* is one (model, dataset, method, setting): one graded shard. A *method* is one
 (model, dataset, method): all its runs (every budget and every n).
 
+**compute_tokens**, the one compute axis of every metric, plot, failure rule and example:
+a sample's thinking tokens when it thinks (``prompt_format: think``, the fine-tuned model),
+and its whole response's tokens when it answers directly (``prompt_format: direct``, the
+base model), as s1 counts a base model's tokens. The budget caps exactly these tokens
+(thinking, or the whole response), so Control and Budget Error compare them with the budget.
+``thinking_tokens`` stays as recorded (0 for direct answers).
+
 Run columns (``runs.tsv``):
     questions, samples_per_question (k = ``generation.samples``), samples (= questions x k),
     correct, accuracy (the mean over questions of the share of the question's k samples that
@@ -10,36 +17,39 @@ Run columns (``runs.tsv``):
     = correct / samples; unparsed answers count as wrong), accuracy_sample_sd (the standard
     deviation across the k samples of each sample's accuracy; empty for k = 1),
     accuracy_ci_low/high (95 % paired-bootstrap interval over questions, see
-    :mod:`bootstrap`), parse_failures, thinking_tokens_mean, thinking_tokens_median,
-    answer_tokens_mean, cap_hit_share (thinking cut at its limit), waits_mean (forcing
-    strings inserted), exceed_share (samples with thinking_tokens > budget + 10; empty
-    without a numeric budget), within_budget_share (samples with thinking_tokens <= budget).
+    :mod:`bootstrap`), parse_failures, compute (``thinking`` or ``response``: what
+    compute_tokens counts), compute_tokens_mean, compute_tokens_median, thinking_tokens_mean,
+    thinking_tokens_median, answer_tokens_mean, cap_hit_share (thinking, or a direct response,
+    cut at its limit), waits_mean (forcing strings inserted), exceed_share (samples with
+    compute_tokens > budget + 10; empty without a numeric budget), within_budget_share
+    (samples with compute_tokens <= budget).
 
 Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000, 2000,
 4000, 8000 in the real config; "unbounded" has no number):
 
 * **control_exceed** (the brief): the share of generations, pooled over the runs with a
-  numeric budget, whose thinking tokens exceed budget + 10. Lower is better; 0 means the
+  numeric budget, whose compute tokens exceed budget + 10. Lower is better; 0 means the
   method never overshoots. Class-conditional has no budget: the brief fixes its value at
   0.5 (``control_note`` says so).
 * **control_paper** (s1, eq. 1 with a_min = 0 and a_max = the run's budget): the share of
-  runs with a numeric budget whose *mean* thinking tokens lie within the budget. Higher is
-  better. Class-conditional, following s1: 1.0 if the ``long`` prompt's mean thinking
+  runs with a numeric budget whose *mean* compute tokens lie within the budget. Higher is
+  better. Class-conditional, following s1: 1.0 if the ``long`` prompt's mean compute
   tokens exceed the ``short`` prompt's (the ordering holds), else 0.0.
 * **budget_error**: mean over the runs with a numeric budget of
-  |mean thinking tokens - budget| / budget (a fraction; x100 for percent). Class-conditional
+  |mean compute tokens - budget| / budget (a fraction; x100 for percent). Class-conditional
   rule: ``short`` is compared with the smallest and ``long`` with the largest truncation
   budget of the config (the prompts ask for "short" and "long" thinking; these are the
   ends of the range the budgets span).
-* **scaling** (s1, eq. 2): the mean, over all pairs of runs ordered by mean thinking tokens
-  (t_i < t_j), of (acc_j - acc_i) / (t_j - t_i): accuracy (fraction) per thinking token.
+* **scaling** (s1, eq. 2): the mean, over all pairs of runs ordered by mean compute tokens
+  (t_i < t_j), of (acc_j - acc_i) / (t_j - t_i): accuracy (fraction) per compute token.
   Pairs with equal token means have no slope and are left out (counted in
   ``scaling_pairs_tied``). ``scaling_pp_per_1k`` = scaling x 100 x 1000: accuracy
-  percentage points per 1,000 thinking tokens. Empty with fewer than two runs.
+  percentage points per 1,000 compute tokens. Empty with fewer than two runs.
   ``scaling_ci_low``/``scaling_ci_high``: its 95 % paired-bootstrap interval (the same
   resamples of the questions for every run); ``scaling_verdict``: "rises", "falls", or
   "no detectable scaling" when the interval holds zero.
-* **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it.
+* **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it
+  (among equally accurate runs, the one with the fewest mean compute tokens).
 """
 
 from __future__ import annotations
@@ -53,13 +63,14 @@ import numpy as np
 import pandas as pd
 
 from workflow_scripts.analysis.bootstrap import RUN_KEYS, PairedBootstrap, scaling_verdict
+from workflow_scripts.analysis.compute import PROMPT_FORMATS, compute_tokens
 from workflow_scripts.io import read_jsonl
 
 EXCEED_MARGIN = 10  # tokens over the budget tolerated by the brief's control definition
 CLASS_CONDITIONAL_BRIEF_CONTROL = 0.5
 METHOD_KEYS = ["model", "dataset", "method"]
-REQUIRED_FIELDS = ("dataset", "id", "model", "method", "setting", "budget", "thinking_tokens",
-                   "correct", "parse_failed")
+REQUIRED_FIELDS = ("dataset", "id", "model", "method", "setting", "budget", "prompt_format", "thinking_tokens",
+                   "answer_tokens", "correct", "parse_failed")
 # Heavy per-token fields are not needed for tables; dropping them keeps memory small.
 HEAVY_FIELDS = ("thinking_token_ids", "answer_token_ids", "full_text", "rounds", "engine")
 
@@ -77,8 +88,13 @@ def load_graded(paths: Iterable[str | Path], keep_text: bool = False, relative_t
             missing = [f for f in REQUIRED_FIELDS if f not in row]
             if missing:
                 raise MetricsError(f"{path}: line {number} lacks {', '.join(missing)} (is it graded?)")
-            if not isinstance(row["thinking_tokens"], int) or isinstance(row["correct"], (str, type(None))):
-                raise MetricsError(f"{path}: line {number}: thinking_tokens must be an int and correct a bool")
+            if (not isinstance(row["thinking_tokens"], int) or not isinstance(row["answer_tokens"], int)
+                    or isinstance(row["correct"], (str, type(None)))):
+                raise MetricsError(f"{path}: line {number}: thinking_tokens and answer_tokens must be ints "
+                                   "and correct a bool")
+            if row["prompt_format"] not in PROMPT_FORMATS:
+                raise MetricsError(f"{path}: line {number}: prompt_format must be one of {sorted(PROMPT_FORMATS)}, "
+                                   f"got {row['prompt_format']!r}")
             for field in HEAVY_FIELDS + (() if keep_text else ("thinking_text", "answer_text")):
                 row.pop(field, None)
         frame = pd.DataFrame(rows)
@@ -88,9 +104,10 @@ def load_graded(paths: Iterable[str | Path], keep_text: bool = False, relative_t
     if not frames:
         raise MetricsError("no graded shards given")
     samples = pd.concat(frames, ignore_index=True)
-    for column, default in (("cap_hit", False), ("waits_inserted", 0), ("n", 0), ("answer_tokens", 0), ("sample", 0)):
+    for column, default in (("cap_hit", False), ("waits_inserted", 0), ("n", 0), ("sample", 0)):
         if column not in samples:
             samples[column] = default
+    samples["compute_tokens"] = compute_tokens(samples)
     return samples
 
 
@@ -143,7 +160,11 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
         if len(budget_values) != 1:
             raise MetricsError(f"run {'/'.join(keys)} mixes budgets {sorted(budget_values)}")
         budget = numeric_budget(group["budget"].iloc[0])
-        tokens = group["thinking_tokens"].astype(int)
+        formats = sorted(group["prompt_format"].unique())
+        if len(formats) != 1:
+            raise MetricsError(f"run {'/'.join(keys)} mixes prompt formats {formats}")
+        tokens = compute_tokens(group)
+        thinking = group["thinking_tokens"].astype(int)
         correct = int(group["correct"].astype(bool).sum())
         k, spread = sample_spread(group)
         low, high = boot.accuracy_interval(keys)
@@ -160,8 +181,11 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
             "accuracy_ci_low": low,
             "accuracy_ci_high": high,
             "parse_failures": int(group["parse_failed"].astype(bool).sum()),
-            "thinking_tokens_mean": float(tokens.mean()),
-            "thinking_tokens_median": float(tokens.median()),
+            "compute": PROMPT_FORMATS[formats[0]],
+            "compute_tokens_mean": float(tokens.mean()),
+            "compute_tokens_median": float(tokens.median()),
+            "thinking_tokens_mean": float(thinking.mean()),
+            "thinking_tokens_median": float(thinking.median()),
             "answer_tokens_mean": float(group["answer_tokens"].astype(float).mean()),
             "cap_hit_share": float(group["cap_hit"].astype(bool).mean()),
             "waits_mean": float(group["waits_inserted"].astype(float).mean()),
@@ -185,8 +209,8 @@ def scaling_slope(tokens: list[float], accuracies: list[float]) -> tuple[float, 
 
 
 def budget_error(runs: pd.DataFrame) -> float:
-    """Mean |mean thinking tokens - budget| / budget over runs with a numeric budget."""
-    errors = [abs(row.thinking_tokens_mean - b) / b
+    """Mean |mean compute tokens - budget| / budget over runs with a numeric budget."""
+    errors = [abs(row.compute_tokens_mean - b) / b
               for row in runs.itertuples() if (b := numeric_budget(row.budget)) is not None and b > 0]
     return float(np.mean(errors)) if errors else float("nan")
 
@@ -209,6 +233,11 @@ def control_kind(method: str) -> str:
         raise MetricsError(f"graded shards of {error}") from None
 
 
+def best_run(runs: pd.DataFrame) -> pd.Series:
+    """The most accurate run; ties go to the fewest mean compute tokens, then the setting name."""
+    return runs.sort_values(["accuracy", "compute_tokens_mean", "setting"], ascending=[False, True, True]).iloc[0]
+
+
 def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_settings: dict | None = None,
                    boot: PairedBootstrap | None = None) -> pd.DataFrame:
     """One row per method (model, dataset, method); see the module docstring."""
@@ -217,9 +246,9 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
     rows = []
     for keys, group in runs.groupby(METHOD_KEYS, sort=True):
         model, dataset, method = keys
-        slope, pairs, tied = scaling_slope(group["thinking_tokens_mean"].tolist(), group["accuracy"].tolist())
+        slope, pairs, tied = scaling_slope(group["compute_tokens_mean"].tolist(), group["accuracy"].tolist())
         slope_low, slope_high = boot.scaling([tuple(r) for r in group[RUN_KEYS].itertuples(index=False)])
-        best = group.sort_values(["accuracy", "thinking_tokens_mean"], ascending=[False, True]).iloc[0]
+        best = best_run(group)
         row = {
             "model": model, "dataset": dataset, "method": method,
             "runs": len(group),
@@ -231,12 +260,13 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "scaling_verdict": scaling_verdict(slope_low, slope_high),
             "scaling_pairs": pairs, "scaling_pairs_tied": tied,
             "max_accuracy": float(best["accuracy"]), "max_accuracy_setting": best["setting"],
-            "thinking_tokens_min": float(group["thinking_tokens_mean"].min()),
-            "thinking_tokens_max": float(group["thinking_tokens_mean"].max()),
+            "compute": ",".join(sorted(group["compute"].unique())),
+            "compute_tokens_min": float(group["compute_tokens_mean"].min()),
+            "compute_tokens_max": float(group["compute_tokens_mean"].max()),
         }
         if control_kind(method) == "class_prompts":
             row["control_exceed"] = CLASS_CONDITIONAL_BRIEF_CONTROL
-            by_prompt = dict(zip(group["setting"], group["thinking_tokens_mean"]))
+            by_prompt = dict(zip(group["setting"], group["compute_tokens_mean"]))
             if "short" in by_prompt and "long" in by_prompt:
                 row["control_paper"] = 1.0 if by_prompt["long"] > by_prompt["short"] else 0.0
             row["control_note"] = "exceed: fixed at 0.5 by the brief; paper: long thinks more than short"
@@ -250,12 +280,14 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
                         & samples["setting"].isin(budgeted["setting"]))
                 chosen = samples[mask]
                 limits = chosen["budget"].map(numeric_budget).astype(float)
-                row["control_exceed"] = float((chosen["thinking_tokens"] > limits + EXCEED_MARGIN).mean())
+                row["control_exceed"] = float((compute_tokens(chosen) > limits + EXCEED_MARGIN).mean())
                 run_budgets = budgeted["budget"].map(numeric_budget).astype(float)
-                row["control_paper"] = float((budgeted["thinking_tokens_mean"] <= run_budgets).mean())
+                row["control_paper"] = float((budgeted["compute_tokens_mean"] <= run_budgets).mean())
                 row["budget_error"] = budget_error(budgeted)
             else:
                 row["control_note"] = "no run with a numeric budget"
+        if row["compute"] == "response" and not row["control_note"]:
+            row["control_note"] = "direct answers: response tokens against the response cap"
         rows.append(row)
     return pd.DataFrame(rows)
 

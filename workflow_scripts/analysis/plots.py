@@ -1,7 +1,12 @@
 """Figures (seaborn): the three-panel scaling scatter, the method comparison, failure cases.
 
 Every figure is drawn from the run table (``runs.tsv``) and saved with fixed metadata so
-the same table gives the same PNG bytes.
+the same table gives the same PNG bytes. The x axis is the run's mean compute tokens
+(thinking tokens; the whole response for direct answers, see ``metrics``), on a log scale
+with a labelled tick at every numeric budget; accuracy carries the run's 95 % paired-bootstrap
+interval (``accuracy_ci_low``/``accuracy_ci_high``); point labels are moved apart until none
+overlaps another; a metric that has no value is written "n/a", never drawn as 0.
+``draw_*`` build a figure (tests read its plotted data), ``*_figure`` save it.
 """
 
 from __future__ import annotations
@@ -15,14 +20,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from workflow_scripts.analysis.failures import budget_sort_key  # noqa: E402
-from workflow_scripts.analysis.metrics import METHOD_KEYS, scaling_slope  # noqa: E402
+from workflow_scripts.analysis.metrics import METHOD_KEYS, best_run, numeric_budget, scaling_slope  # noqa: E402
 from workflow_scripts.methods import get_method  # noqa: E402
 
 DATASET_TITLES = {"math500": "MATH500", "aime24": "AIME24", "gpqa": "GPQA-Diamond"}
 DATASET_ORDER = ("math500", "aime24", "gpqa")
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: byte-identical reruns
+COMPUTE_AXIS = "mean compute tokens (thinking; response for direct answers)"
+NOT_AVAILABLE = "n/a"
+LABEL_FONTSIZE = 7
+MAX_LABEL_SHIFTS = 40  # a label moves up at most this many steps looking for free space
 
 
 def series_name(model: str, method: str) -> str:
@@ -41,10 +51,8 @@ def series_palette(pairs) -> dict:
     return palette
 
 
-def plot_tokens(runs: pd.DataFrame) -> pd.Series:
-    """x of each run: mean thinking tokens; runs without a thinking phase (the base model's
-    one-phase answers) use their mean response tokens instead."""
-    return runs["thinking_tokens_mean"].where(runs["thinking_tokens_mean"] > 0, runs["answer_tokens_mean"])
+def _marker(compute: str) -> str:
+    return "s" if compute == "response" else "o"
 
 
 def _save(figure, path: str | Path) -> None:
@@ -62,18 +70,57 @@ def _run_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(_b=frame["budget"].map(budget_sort_key), _n=frame["n"]).sort_values(["_b", "_n", "setting"])
 
 
-def scaling_figure(runs: pd.DataFrame, path: str | Path) -> None:
-    """One panel per dataset; x = mean thinking tokens (log2), y = accuracy (%), one colour per
-    method, a method's runs connected in budget order and labelled with their setting; thin
-    bars: 95 % paired-bootstrap interval, thick bars: +- the standard deviation across the
-    repeated samples (``generation.samples`` > 1)."""
-    runs = runs.assign(x=plot_tokens(runs), y=runs["accuracy"] * 100,
+def _interval(frame: pd.DataFrame) -> list:
+    """Accuracy error bars (percentage points below, above) from the run intervals."""
+    return [((frame["accuracy"] - frame["accuracy_ci_low"]) * 100).clip(lower=0).to_numpy(),
+            ((frame["accuracy_ci_high"] - frame["accuracy"]) * 100).clip(lower=0).to_numpy()]
+
+
+def budget_ticks(ax, frame: pd.DataFrame) -> None:
+    """Log x axis (base 2) with one labelled tick per numeric budget of the runs drawn; a
+    linear axis when some run has no compute tokens (log would hide it)."""
+    x = frame["compute_tokens_mean"]
+    budgets = sorted({b for b in frame["budget"].map(numeric_budget) if b is not None})
+    if len(x) and (x > 0).all():
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_minor_locator(NullLocator())
+        if budgets:
+            low, high = min(x.min(), budgets[0]), max(x.max(), budgets[-1])
+            ax.set_xlim(low / 1.3, high * 1.3)
+    if budgets:
+        ax.xaxis.set_major_locator(FixedLocator(budgets))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+
+
+def spread_labels(figure, annotations, step: float = LABEL_FONTSIZE + 1) -> None:
+    """Move annotations up (in steps of ``step`` points) until none overlaps an earlier one.
+    Run after the layout is final: overlap is judged in display space."""
+    renderer = figure.canvas.get_renderer()
+    placed = []
+    for annotation in annotations:
+        for _ in range(MAX_LABEL_SHIFTS):
+            box = annotation.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            dx, dy = annotation.xyann
+            annotation.xyann = (dx, dy + step)
+        placed.append(annotation.get_window_extent(renderer))
+
+
+def draw_scaling(runs: pd.DataFrame):
+    """One panel per dataset; x = mean compute tokens (log2, ticks at the budgets), y = accuracy
+    (%), one colour per method, a method's runs connected in budget order and labelled with
+    their setting; thin bars: 95 % paired-bootstrap interval, thick bars: +- the standard
+    deviation across the repeated samples (``generation.samples`` > 1)."""
+    runs = runs.assign(x=runs["compute_tokens_mean"], y=runs["accuracy"] * 100,
                        series=[series_name(m, k) for m, k in zip(runs["model"], runs["method"])])
     datasets = [d for d in DATASET_ORDER if d in set(runs["dataset"])] or sorted(set(runs["dataset"]))
     names = sorted(runs["series"].unique())
+    markers = {name: _marker(runs.loc[runs["series"] == name, "compute"].iloc[0]) for name in names}
     palette = series_palette(zip(runs["model"], runs["method"]))
     sns.set_theme(style="whitegrid", context="notebook")
     figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.6), squeeze=False)
+    annotations = []
     for ax, dataset in zip(axes[0], datasets):
         subset = runs[runs["dataset"] == dataset]
         for name in names:
@@ -81,59 +128,99 @@ def scaling_figure(runs: pd.DataFrame, path: str | Path) -> None:
             if series.empty:
                 continue
             ax.plot(series["x"], series["y"], "-", color=palette[name], alpha=0.6, linewidth=1.5)
-            # thin: 95 % paired-bootstrap interval; thick: +- the spread across repeated samples (k > 1)
-            ax.errorbar(series["x"], series["y"], yerr=[(series["y"] - series["accuracy_ci_low"] * 100).to_numpy(),
-                                                        (series["accuracy_ci_high"] * 100 - series["y"]).to_numpy()],
-                        fmt="none", ecolor=palette[name], alpha=0.5, elinewidth=0.8, capsize=2)
+            # thin: the run's 95 % interval; thick: +- the spread across repeated samples (k > 1)
+            ax.errorbar(series["x"], series["y"], yerr=_interval(series), fmt="none", ecolor=palette[name],
+                        elinewidth=1, capsize=3, alpha=0.8)
             spread = series["accuracy_sample_sd"].fillna(0) * 100
             if (spread > 0).any():
                 ax.errorbar(series["x"], series["y"], yerr=spread.to_numpy(), fmt="none", ecolor=palette[name],
                             elinewidth=3, alpha=0.8)
-            sns.scatterplot(data=series, x="x", y="y", color=palette[name], label=name, ax=ax, s=55,
-                            marker="s" if name.startswith("base") else "o", legend=False)
+            sns.scatterplot(data=series, x="x", y="y", color=palette[name], ax=ax, s=55, marker=markers[name],
+                            legend=False, zorder=3)
             for row in series.itertuples():
-                ax.annotate(row.setting, (row.x, row.y), textcoords="offset points", xytext=(4, 5), fontsize=7,
-                            color=palette[name])
+                annotations.append(ax.annotate(row.setting, (row.x, row.y), textcoords="offset points",
+                                               xytext=(4, 5), fontsize=LABEL_FONTSIZE, color=palette[name]))
         samples = int(subset["samples"].max()) if len(subset) else 0
         ax.set_title(f"{DATASET_TITLES.get(dataset, dataset)} (n={samples})")
-        ax.set_xlabel("mean thinking tokens (log scale)")
-        ax.set_ylabel("accuracy (%)")
-        if (subset["x"] > 0).all() and len(subset):
-            ax.set_xscale("log", base=2)
+        ax.set_xlabel(COMPUTE_AXIS)
+        ax.set_ylabel("accuracy (%), 95 % interval")
+        budget_ticks(ax, subset)
         ax.set_ylim(-3, 103)
-    handles = [plt.Line2D([0], [0], marker="s" if n.startswith("base") else "o", color=palette[n], label=n)
-               for n in names]
+    handles = [plt.Line2D([0], [0], marker=markers[n], color=palette[n], label=n) for n in names]
     figure.legend(handles=handles, loc="lower center", ncol=len(names), bbox_to_anchor=(0.5, -0.06), frameon=False)
-    figure.suptitle("Test-time scaling: accuracy vs. thinking tokens")
+    figure.suptitle("Test-time scaling: accuracy vs. compute tokens")
     figure.tight_layout()
-    _save(figure, path)
+    spread_labels(figure, annotations)
+    return figure
+
+
+def scaling_figure(runs: pd.DataFrame, path: str | Path) -> None:
+    _save(draw_scaling(runs), path)
+
+
+def method_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, dataset, method): best accuracy with its interval and the scaling slope
+    (NaN when the method has fewer than two runs with distinct compute tokens)."""
+    rows = []
+    for (model, dataset, method), group in runs.groupby(METHOD_KEYS, sort=True):
+        slope, _, _ = scaling_slope(group["compute_tokens_mean"].tolist(), group["accuracy"].tolist())
+        best = best_run(group)
+        rows.append({"dataset": dataset, "series": series_name(model, method), "model": model, "method": method,
+                     "runs": len(group),
+                     "best_accuracy": best["accuracy"] * 100, "best_ci_low": best["accuracy_ci_low"] * 100,
+                     "best_ci_high": best["accuracy_ci_high"] * 100,
+                     "scaling_pp_per_1k": slope * 1e5 if not math.isnan(slope) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def _grouped_bars(ax, table: pd.DataFrame, column: str, order: list[str], hue_order: list[str], palette: dict,
+                  interval: tuple[str, str] | None = None) -> None:
+    """Bars per (dataset, series), side by side; a missing value is written "n/a" at 0."""
+    width = 0.8 / max(len(hue_order), 1)
+    for j, name in enumerate(hue_order):
+        for i, dataset in enumerate(order):
+            row = table[(table["dataset"] == dataset) & (table["series"] == name)]
+            if row.empty:
+                continue
+            x = i + (j - (len(hue_order) - 1) / 2) * width
+            value = float(row[column].iloc[0])
+            if math.isnan(value):
+                ax.text(x, 0, NOT_AVAILABLE, ha="center", va="bottom", fontsize=LABEL_FONTSIZE + 1, color=palette[name])
+                continue
+            yerr = None
+            if interval:
+                low, high = float(row[interval[0]].iloc[0]), float(row[interval[1]].iloc[0])
+                yerr = [[max(value - low, 0)], [max(high - value, 0)]]
+            ax.bar(x, value, width=width * 0.95, color=palette[name], yerr=yerr, capsize=3)
+    ax.set_xticks(range(len(order)), [DATASET_TITLES.get(d, d) for d in order])
+    ax.set_xlim(-0.5, len(order) - 0.5)
+
+
+def draw_methods(runs: pd.DataFrame):
+    """Per dataset and method: best accuracy with its 95 % interval (left) and the scaling
+    slope in accuracy points per 1,000 compute tokens (right; "n/a" without a slope)."""
+    table = method_table(runs)
+    sns.set_theme(style="whitegrid", context="notebook")
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    order = [d for d in DATASET_ORDER if d in set(table["dataset"])] + sorted(set(table["dataset"]) - set(DATASET_ORDER))
+    hue_order = sorted(table["series"].unique())
+    palette = series_palette(zip(table["model"], table["method"]))
+    _grouped_bars(axes[0], table, "best_accuracy", order, hue_order, palette, ("best_ci_low", "best_ci_high"))
+    axes[0].set_ylabel("best accuracy (%), 95 % interval")
+    axes[0].set_ylim(0, 105)
+    _grouped_bars(axes[1], table, "scaling_pp_per_1k", order, hue_order, palette)
+    axes[1].set_ylabel("scaling (pp / 1k compute tokens)")
+    axes[1].axhline(0, color="black", linewidth=0.8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[name], label=name) for name in hue_order]
+    figure.legend(handles=handles, loc="lower center", ncol=len(hue_order), bbox_to_anchor=(0.5, -0.06),
+                  frameon=False)
+    figure.suptitle('Method comparison ("n/a": fewer than two runs with distinct compute tokens, no slope)')
+    figure.tight_layout()
+    return figure
 
 
 def methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
-    """Per dataset and method: best accuracy (left) and scaling slope in accuracy points per
-    1,000 thinking tokens (right)."""
-    rows = []
-    for (model, dataset, method), group in runs.groupby(METHOD_KEYS, sort=True):
-        slope, _, _ = scaling_slope(group["thinking_tokens_mean"].tolist(), group["accuracy"].tolist())
-        rows.append({"dataset": DATASET_TITLES.get(dataset, dataset), "method": series_name(model, method),
-                     "model": model, "method_name": method,
-                     "best accuracy (%)": group["accuracy"].max() * 100,
-                     "scaling (pp / 1k tokens)": slope * 1e5 if not math.isnan(slope) else 0.0})
-    table = pd.DataFrame(rows)
-    sns.set_theme(style="whitegrid", context="notebook")
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-    order = [DATASET_TITLES.get(d, d) for d in DATASET_ORDER if DATASET_TITLES.get(d, d) in set(table["dataset"])]
-    hue_order = sorted(table["method"].unique())
-    palette = series_palette(zip(table["model"], table["method_name"]))
-    for ax, column in zip(axes, ["best accuracy (%)", "scaling (pp / 1k tokens)"]):
-        sns.barplot(data=table, x="dataset", y=column, hue="method", order=order, hue_order=hue_order,
-                    palette=palette, ax=ax)
-        ax.set_xlabel("")
-        ax.legend(fontsize=8, title=None)
-    axes[1].axhline(0, color="black", linewidth=0.8)
-    figure.suptitle("Method comparison (single-run methods have no slope and show 0)")
-    figure.tight_layout()
-    _save(figure, path)
+    _save(draw_methods(runs), path)
 
 
 def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path) -> None:
@@ -156,15 +243,16 @@ def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path
         if kind in ("no_detectable_scaling", "accuracy_drop", "accuracy_flat"):
             keys = sorted(set(zip(cases["model"], cases["dataset"], cases["method"])))
             palette = _palette([f"{d}: {series_name(m, k)}" for m, d, k in keys])
+            drawn = []
             for model, dataset, method in keys:
                 label = f"{dataset}: {series_name(model, method)}"
                 group = runs[(runs["model"] == model) & (runs["dataset"] == dataset) & (runs["method"] == method)]
-                group = group.assign(x=plot_tokens(group)).sort_values("x")
-                ax.errorbar(group["x"], group["accuracy"] * 100,
-                            yerr=[(group["accuracy"] - group["accuracy_ci_low"]) * 100,
-                                  (group["accuracy_ci_high"] - group["accuracy"]) * 100],
+                group = group.assign(x=group["compute_tokens_mean"]).sort_values("x")
+                ax.errorbar(group["x"], group["accuracy"] * 100, yerr=_interval(group),
                             marker="o", capsize=3, color=palette[label], label=label)
-            ax.set_xlabel("mean thinking tokens")
+                drawn.append(group)
+            budget_ticks(ax, pd.concat(drawn))
+            ax.set_xlabel(COMPUTE_AXIS)
             ax.set_ylabel("accuracy (%), 95 % bootstrap interval")
             ax.legend(fontsize=7)
         elif kind == "forcing_adds_no_tokens":

@@ -38,8 +38,8 @@ STAGE_FIGURES = (
 )
 ANALYSIS_FIGURES = ("scaling", "methods", "failures_plot", "examples")
 RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", "samples", "accuracy",
-               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "thinking_tokens_mean",
-               "cap_hit_share", "waits_mean", "exceed_share"]
+               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "compute",
+               "compute_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
 METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
                   "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "max_accuracy",
                   "max_accuracy_setting"]
@@ -55,7 +55,7 @@ def interval_text(low, high, scale: float = 1.0) -> str:
 
 
 def metrics_display(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
-    """metrics.tsv with the Scaling interval in accuracy points per 1,000 thinking tokens."""
+    """metrics.tsv with the Scaling interval in accuracy points per 1,000 compute tokens."""
     if metrics is None:
         return None
     return metrics.assign(scaling_pp_per_1k_95ci=[interval_text(lo, hi, 1e5) for lo, hi in
@@ -171,6 +171,35 @@ def predicted_compute(path: Path | None) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if re.search(r"gpu.?hours?", line, re.I)][:20]
 
 
+def model_name(source: str) -> str:
+    """A model's display name: the last part of its hub id or folder ("Qwen/Qwen2.5-3B-Instruct"
+    and "/models/Qwen2.5-3B-Instruct/" both give "Qwen2.5-3B-Instruct")."""
+    return Path(str(source).rstrip("/")).name or str(source)
+
+
+def _line_count(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def evaluation_rows(config: dict, runs: pd.DataFrame | None, eval_files: list[Path]) -> list[dict]:
+    """Per configured eval set: its title, source, the configured limit, the rows of the
+    normalised set (``eval_files``: data/eval/<name>.jsonl) and the samples per run graded
+    (max over the runs)."""
+    from workflow_scripts.analysis.plots import DATASET_TITLES
+
+    files = {path.stem: path for path in eval_files}
+    rows = []
+    for name, settings in config["eval_sets"].items():
+        graded = runs[runs["dataset"] == name]["samples"] if runs is not None else pd.Series(dtype=int)
+        rows.append({"name": name, "title": DATASET_TITLES.get(name, name), "source": settings["source"],
+                     "limit": settings["limit"], "rows": _line_count(files[name]) if name in files else None,
+                     "samples": int(graded.max()) if len(graded) else None})
+    return rows
+
+
 def _section_doc(doc: str | None) -> str:
     return (doc or "").strip()
 
@@ -199,10 +228,14 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
     failures = tsv("failures")
     tests = junit_summary(path("tests")) if path("tests") else None
     generation = config["generation"]
+    synthetic = config["synthetic_world"] is not None
     return {
         "run_name": config["run_name"],
         "config": config,
-        "synthetic": config["synthetic_world"] is not None,
+        "synthetic": synthetic,
+        "base_name": "the synthetic world's tiny model" if synthetic else model_name(config["model"]["base"]),
+        "evaluation": evaluation_rows(config, runs, [Path(p) for p in inputs.get("eval_sets", [])]),
+        "eval_names": list(config["eval_sets"]),
         "generation": generation,
         # One line per configured method, from its registry entry (workflow_scripts/methods/).
         "method_lines": [method.describe(generation[name]) for name, method in METHODS.items()

@@ -17,8 +17,8 @@ def write_tsv(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 RUN_COLUMNS = ("model", "dataset", "method", "setting", "budget", "n", "samples", "correct", "accuracy",
-               "accuracy_sample_sd", "accuracy_ci_low", "accuracy_ci_high", "thinking_tokens_mean",
-               "answer_tokens_mean", "waits_mean")
+               "accuracy_sample_sd", "accuracy_ci_low", "accuracy_ci_high", "compute", "compute_tokens_mean",
+               "thinking_tokens_mean", "answer_tokens_mean", "waits_mean")
 
 
 def read_runs(path: str | Path) -> pd.DataFrame:

@@ -213,6 +213,7 @@ def run_config(args, spec, out_dir: Path, eval_sets, settings, engine_args, lazy
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from workflow_scripts.generation.dtype import resolve_dtype
     from workflow_scripts.generation.engine import engine_settings
     from workflow_scripts.generation.methods import MethodSpec
 
@@ -224,6 +225,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     # Validate everything before the engine starts.
     specs = [MethodSpec.from_cli(args.model_name, c["method"], c["setting"], settings) for c in configs]
     engine_args = engine_settings(settings["engine"])
+    engine_args["dtype"], dtype_reason = resolve_dtype(engine_args["dtype"])
+    print(dtype_reason, flush=True)
     eval_sets = load_eval_sets(args.eval_sets, limits)
     lazy = LazyEngine(args, engine_args, settings)
     group = [f"{s.model}/{s.method}/{s.setting}" for s in specs]
