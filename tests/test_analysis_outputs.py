@@ -214,6 +214,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     config = {"run_name": "toy", "seed": 42, "synthetic_world": {"pool_size": 10}, "model": {"base": "synthetic"},
               "curation": {"ngram": 8, "target_size": 10, "domain_sampling": "uniform", "require_gemini_correct": True},
               "training": {"epochs": 1, "learning_rate": 0.001, "global_batch_size": 4, "block_size": 128},
+              "eval_sets": {name: {"source": "synthetic", "limit": None} for name in ("math500", "aime24", "gpqa")},
               "generation": generation}
     report = results / "REPORT.md"
     inputs = json.dumps(report_inputs(results, config))
@@ -227,6 +228,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "SFT summary: not available." in text
     assert "Curation and training figures: not available." in text
     assert "Test results for this run: not available" in text
+    assert "AIME24 (`synthetic`, synthetic): all of not available rows, 5 samples per run;" in text
     assert "![Scaling: accuracy vs. mean compute tokens](analysis/scaling.png)" in text
     assert "| sft | aime24 | truncation | 3 |" in text  # the metrics table row
     assert "**control_exceed** (the brief)" in text  # definitions come from the code

@@ -38,6 +38,7 @@ def report_inputs(results, config, benchmarks=None) -> dict:
     inputs = {name: str(results / path) for name, path in REPORT_FILES.items() if (results / path).exists()}
     inputs["jobs"] = [str(results / "generation" / s.model / s.method / s.setting / "job.json")
                       for s in evaluation_grid(config)]
+    inputs["eval_sets"] = [str(path) for path in sorted((results / "data" / "eval").glob("*.jsonl"))]
     if benchmarks is not None:
         inputs["benchmarks"] = str(benchmarks)
     return inputs
@@ -49,6 +50,7 @@ GENERATION = {"truncation": {"budgets": [16, 64]}, "budget_forcing": {"string": 
 CONFIG = {"run_name": "full", "seed": 42, "synthetic_world": None, "model": {"base": "Qwen/Qwen2.5-3B-Instruct"},
           "curation": {"ngram": 8, "target_size": 1000, "domain_sampling": "uniform", "require_gemini_correct": True},
           "training": {"epochs": 5, "learning_rate": 1e-5, "global_batch_size": 16, "block_size": 32768},
+          "eval_sets": {"math500": {"source": "nlile/hendrycks-MATH-benchmark", "limit": None}},
           "generation": GENERATION}
 
 
@@ -69,6 +71,8 @@ def _write_results(results, shared_data):
     (analysis / "examples.md").write_text("# Example traces\n")
     write_tsv(samples[["dataset", "model", "method", "setting", "id"]].head(2), analysis / "examples.tsv")
     (analysis / "grader_audit.json").write_text(json.dumps(run_audit(None, str(shared_data / "aime24" / "aime24_nofigures.jsonl"))))
+    (results / "data" / "eval").mkdir(parents=True)
+    (results / "data" / "eval" / "math500.jsonl").write_text("".join(json.dumps({"id": f"q{i}"}) + "\n" for i in range(4)))
     (results / "curation").mkdir()
     (results / "curation" / "summary.json").write_text(json.dumps({
         "input_rows": 59029, "kept": 1000, "dropped": 58029, "counts_add_up": True,
@@ -180,11 +184,10 @@ def test_every_report_item_has_a_caption_and_an_allowed_category(repo_root):
 def test_report_names_the_configured_model_and_eval_sets(tmp_path, repo_root, shared_data, base, name, other):
     results = tmp_path / "results" / "full"
     _write_results(results, shared_data)
-    (results / "data" / "eval").mkdir(parents=True)
     (results / "data" / "eval" / "math500.jsonl").write_text("".join(json.dumps({"id": str(i)}) + "\n" for i in range(10)))
     config = {**CONFIG, "model": {"base": base}, "eval_sets": {"math500": {"source": "/data/math500.jsonl", "limit": 4}}}
-    text = render_report(results, repo_root / "report" / "REPORT.md.j2", config, results / "REPORT.md",
-                         repo_root=tmp_path)
+    text = render_report(report_inputs(results, config), repo_root / "report" / "REPORT.md.j2", config,
+                         results / "REPORT.md")
     assert text.startswith(f"# s1 test-time scaling on {base}: run `full`")
     assert f"- **Model**: {name} instead of s1's Qwen2.5-32B-Instruct" in text
     assert f"are they properties of {name} or of the budgets chosen?" in text
