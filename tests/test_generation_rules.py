@@ -48,6 +48,6 @@ def test_cpu_profile_runs_the_real_config_on_cpu_one_engine_at_a_time(repo_root)
     output = dry_run(repo_root, "--profile", "profiles/cpu", "--cores", "4")
     counts = job_counts(output)
     assert "generate" not in counts and counts["generate_sft_B500"] == 1
-    assert '"dtype": "float32"' in output and '"max_model_len": 8192' in output and "bfloat16" not in output
+    assert '"dtype": "float32"' in output and '"enforce_eager": true' in output and "bfloat16" not in output
     assert "gpu.run --gpus 0 " in output and "--gpus 1 " not in output  # SFT and generation on the CPU
     assert re.search(r"rule generate_sft_B500:.*?threads: 4", output, re.S)  # all 4 cores: one engine at a time
