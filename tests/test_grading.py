@@ -224,7 +224,7 @@ def test_grade_aime_compares_integers_and_flags_failures():
         ("Answer: B) 102", "B", "colon"),
         ("After all this work\nB", "B", "final_line"),
         ("After all this work\n**C.**", "C", "final_line"),
-        ("After all this work\n(D) 4.5 eV", "D", "final_line"),
+        ("After all this work\n(D)", "D", "final_line"),
         # The last statement wins, by position: "Answer:" after a box replaces it.
         (r"\boxed{A} hmm. Answer: B. Wait. Answer: D", "D", "colon"),
         (r"Answer: A. Wait, no: \boxed{C}", "C", "box"),

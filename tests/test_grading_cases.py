@@ -89,7 +89,10 @@ CASES = [
     (G, "Answer: A is not correct; C is.", "C", True, None),
     (G, "Answer: C is correct and A is wrong", "C", True, None),
     (G, "After all this work\nB", "B", True, None),
-    (G, "After all this work\n(D) 4.5 eV", "D", True, None),
+    (G, "After all this work\n(D)", "D", True, None),
+    # The end of a list of the options (a degenerate base-model answer) is no choice.
+    (G, "Solution:\n\nA) 1\nB) 3\nC) 5\nD) 7", "D", False, "no_answer"),
+    (G, "Solution:\n\n02 2+2=4\n01 4+2=6\nA) 1\n03\nA) 1", "A", False, "no_answer"),
     (G, "The answer is (B).", "B", True, None),
     (G, "**Final Answer:** (D)", "D", True, None),
     (G, r"Final Answer: \boxed{\text{C}}", "C", True, None),

@@ -7,7 +7,8 @@ In the marker's text, letters said to be wrong ("A, B and D are wrong, so C") ar
 eliminated, a justification after the asserted letter ("C, since A fails") is ignored, and
 a correction ("..., but C") replaces what came before it. Two different asserted letters
 ("A or B") are a hedge. Only when the response has no statement at all does a standalone
-final line count (``C``, ``**C.**``, ``(C)``, ``C) 102``).
+final line that is only a letter count (``C``, ``**C.**``, ``(C)``); ``D) 7`` may be the end of a
+list of the options, not a choice.
 
 No letter found = parse failure, graded wrong. There is never a default letter
 (s1's evaluation fell back to "A").
@@ -44,7 +45,7 @@ _CONNECTOR = re.compile(
 )
 _ANY_LETTER = re.compile(r"(?<![A-Za-z])[A-D](?![A-Za-z])|\([ \t]?[a-d][ \t]?\)|(?i:option|choice)[ \t]{1,2}[a-d]")
 _WORD_AFTER = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
-_FINAL_LINE = re.compile(r"\(?\s?([A-D])\s?(?:\)(?:\s.{0,300})?|[.:])?")
+_FINAL_LINE = re.compile(r"\(?\s?([A-D])\s?\)?\s?[.:]?")
 
 
 _PARENTHESISED_LETTER = re.compile(r"\([ \t]?([A-Da-d])[ \t]?\)")
