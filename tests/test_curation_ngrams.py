@@ -1,29 +1,15 @@
-"""Hashed word n-grams, decontamination against real eval questions, and 8-gram dedup clusters."""
+"""Hashed word n-grams and 8-gram dedup clusters (decontamination: test_curation_decontamination.py)."""
 
 from __future__ import annotations
 
-import re
-import string
-
 import numpy as np
-import pytest
 
-from workflow_scripts.curation.decontaminate import find_contamination
 from workflow_scripts.curation.dedup import UnionFind, find_duplicates
 from workflow_scripts.curation.ngrams import gram_table, normalise_words
-from workflow_scripts.data import load_benchmark
-
-SOURCES = {"math500": "math500/test.jsonl", "aime24": "aime24/aime24_nofigures.jsonl", "gpqa": "gpqa/gpqa_diamond.csv"}
-
-
-@pytest.fixture(scope="module")
-def eval_records(shared_data):
-    return [r for b, s in SOURCES.items() for r in load_benchmark(b, str(shared_data / s), 42)]
 
 
 def test_normalise_words():
     assert normalise_words("Find  the\tSUM,\nof $x_1+y$!") == ["find", "the", "sum", "of", "x1y"]
-    assert normalise_words("Find  the\tSUM,\nof $x_1+y$!", "space") == ["find", "the", "sum", "of", "x", "1", "y"]
     assert normalise_words(None) == [] and normalise_words("  ") == []
 
 
@@ -44,73 +30,6 @@ def test_whole_text_grams_only_meet_identical_short_texts():
     table = gram_table(["x y z", "x y z", "x y", "x y z w v u t s"], 8)
     hashes = table.hashes.tolist()
     assert hashes[0] == hashes[1] and hashes[2] != hashes[0] and hashes[3] not in hashes[:3]
-
-
-def _edits(question: str) -> dict[str, str]:
-    no_punct = question.translate(str.maketrans("", "", string.punctuation))
-    return {
-        "upper": question.upper(),
-        "spacing": re.sub(r"\s+", lambda m: "  \n " if len(m.group(0)) == 1 else " ", question),
-        "operators_spaced": re.sub(r"([+\-=^,()])", r" \1 ", question),
-        "no_punctuation": no_punct,
-        "embedded": "Solve this problem. " + question.lower() + " Give your answer in simplest form.",
-    }
-
-
-@pytest.mark.parametrize("benchmark", list(SOURCES))
-def test_edited_copies_of_real_questions_are_caught_with_the_right_id(eval_records, benchmark):
-    chosen = [r for r in eval_records if r["benchmark"] == benchmark and len(normalise_words(r["question"])) >= 12][:6]
-    pool, expected = [], []
-    for record in chosen:
-        for edited in _edits(record["question"]).values():
-            pool.append(edited)
-            expected.append(record["id"])
-    pool.append("An unrelated question about counting sheep in a field of clover near the river bank today.")
-    expected.append(None)
-    evidence = find_contamination(pool, eval_records, 8)
-    assert [e["eval_id"] if e else None for e in evidence] == expected
-    for question, e in zip(pool, evidence):
-        if e:
-            assert e["benchmark"] == benchmark
-            # The evidence gram really occurs in both texts (under the tokenisation that matched).
-            mode = {"punctuation deleted": "delete", "punctuation as spaces": "space"}[e["tokenisation"]]
-            assert e["ngram"] in " ".join(normalise_words(question, mode))
-            eval_text = next(r["question"] for r in eval_records if r["id"] == e["eval_id"])
-            assert e["ngram"] in " ".join(normalise_words(eval_text, mode))
-            assert len(e["ngram"].split()) == 8
-
-
-def test_respaced_and_punctuation_free_short_questions_are_both_caught():
-    records = [{"benchmark": "math500", "id": "m1", "question": "Compute $12+34-5$."}]
-    pool = ["compute 12 + 34 - 5", "Compute 12345", "COMPUTE $12+34-5$", "Compute $12+34-6$."]
-    assert [e["eval_id"] if e else None for e in find_contamination(pool, records, 8)] == ["m1", "m1", "m1", None]
-
-
-def test_short_questions_are_compared_whole(eval_records):
-    short = [r for r in eval_records
-             if len(normalise_words(r["question"])) <= 5 and len(normalise_words(r["question"], "space")) <= 5]
-    assert len(short) >= 3, "MATH500 has questions of a few words"
-    for target in short[:3]:
-        evidence = find_contamination([target["question"].upper() + "  ", "So: " + target["question"]], eval_records, 8)
-        assert evidence[0]["eval_id"] == target["id"]
-        # A question that merely contains the short one (still under 8 words) is not the same whole text.
-        assert evidence[1] is None
-
-
-def test_boilerplate_eight_grams_are_shared_by_distinct_real_questions(eval_records):
-    """The literal rule (any shared 8-gram) flags AIME24 problems against MATH500 on boilerplate.
-
-    This is why dedup does not link on a single shared gram (see dedup.py); decontamination keeps
-    the brief's conservative rule, and the evidence column shows such boilerplate hits.
-    """
-    math = [r for r in eval_records if r["benchmark"] == "math500"]
-    aime = [r for r in eval_records if r["benchmark"] == "aime24"]
-    evidence = find_contamination([r["question"] for r in aime], math, 8)
-    hits = {r["id"]: e["ngram"] for r, e in zip(aime, evidence) if e}
-    assert hits["62"] == "where m and n are relatively prime positive"
-    assert hits["65"] == "is not divisible by the square of any"
-    assert set(hits) == {"61", "62", "65", "69", "73", "84", "88"}
-    assert hits["61"] == "m n where m and n are relatively"  # found only with punctuation as spaces
 
 
 def test_union_find():

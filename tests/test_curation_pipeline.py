@@ -14,6 +14,7 @@ import pytest
 
 from workflow_scripts.config import ConfigError
 from workflow_scripts.curation import CurationError, run_curation
+from workflow_scripts.curation.decontaminate import contamination_words
 from workflow_scripts.data import load_benchmark
 from workflow_scripts.io import write_jsonl
 
@@ -108,8 +109,41 @@ def test_counts_add_up_and_the_summary_explains_them(result):
     assert summary["domains"]["max_min_ratio"] == pytest.approx(max(summary["domains"]["final"].values())
                                                                 / min(summary["domains"]["final"].values()))
     assert summary["derived_features"] == {} and summary["dedup"]["clusters"] == 1
-    [evidence] = summary["decontamination"]["top_evidence_ngrams"]
-    assert evidence["rows"] == 1 and len(evidence["ngram"].split()) == 8
+    assert summary["warnings"] == [] and summary["target_size"] == 8
+
+
+def test_contamination_evidence_names_the_eval_question_and_the_shared_grams(result, eval_records):
+    decontamination = result.summary["decontamination"]
+    assert decontamination["rule"] == "distinctive" and decontamination["min_eval_coverage"] == 0.7
+    assert decontamination["flags_by_benchmark"] == {"aime24": 0, "gpqa": 0, "math500": 1}
+    assert decontamination["coverage_histogram"]["flagged"]["0.9-1.0"] == 1
+    assert sum(decontamination["coverage_histogram"]["flagged"].values()) == 1
+    row = result.dropped.set_index("row_index").loc[12]
+    original = next(r for r in eval_records if r["id"] == row["eval_id"])
+    words = contamination_words(original["question"])
+    assert row["match"] == "eval coverage" and row["eval_coverage"] == 1.0
+    assert row["shared_span"] == " ".join(words) and row["shared_span_words"] == len(words)
+    assert row["shared_ngrams"] == len(words) - 7 == len(row["shared_grams"])
+    assert all(g["pool_rows"] == 1 and g["eval_rows"] == 1 and g["counted"] for g in row["shared_grams"])
+    assert row["detail"].startswith("eval coverage (distinctive): covers 100% of math500 test/")
+
+
+def test_s1_rule_is_selectable_and_named_in_the_summary(eval_records):
+    settings = {**SETTINGS, "decontamination": {"rule": "any_8gram"}}
+    result = run_curation(planted_pool(eval_records), COLUMNS, settings, eval_records, progress=False)
+    assert result.summary["decontamination"]["rule"] == "any_8gram"
+    assert dict(zip(result.dropped["row_index"], result.dropped["reason"]))[12] == "contaminated"
+
+
+def test_a_short_curated_set_warns_and_fails_when_required(eval_records, capsys):
+    settings = {**SETTINGS, "target_size": 30}
+    result = run_curation(planted_pool(eval_records), COLUMNS, settings, eval_records, progress=False)
+    message = "the curated set has 26 rows, fewer than curation.target_size 30"
+    assert result.summary["kept"] == 26 and result.summary["warnings"][0].startswith(message)
+    assert f"warning: {message}" in capsys.readouterr().out
+    with pytest.raises(CurationError, match=f"{message}.*require_target_size is true"):
+        run_curation(planted_pool(eval_records), COLUMNS, {**settings, "require_target_size": True}, eval_records,
+                     progress=False)
 
 
 def test_curated_rows_carry_provenance(result):
@@ -201,21 +235,15 @@ def test_gemini_correctness_is_derived_by_the_project_grader(eval_records):
     assert "gemini_correct" in result.summary["derived_features"]
 
 
-def test_a_pool_where_every_row_fails_still_accounts_for_every_row(eval_records, tmp_path):
-    from workflow_scripts.curation.outputs import write_outputs
-    from workflow_scripts.curation.plots import write_plots
-
+def test_an_empty_curated_set_fails_naming_the_stage_that_emptied_it(eval_records):
     pool = planted_pool(eval_records).head(6)
     pool["isqwen7bcorrect"] = True
-    result = run_curation(pool, COLUMNS, SETTINGS, eval_records, progress=False)
-    assert result.summary["kept"] == 0 and result.summary["dropped"] == 6 and result.summary["counts_add_up"]
-    assert result.summary["domains"]["max_min_ratio"] is None
-    assert "shortfall" in result.summary["selection"]
-    write_outputs(result, tmp_path)
-    write_plots(tmp_path, result.summary["stages"], result.pool, result.quality_pool, result.curated)
-    assert pq.read_table(tmp_path / "curated.parquet").num_rows == 0
-    assert pq.read_table(tmp_path / "dropped.parquet").num_rows == 6
-    assert (tmp_path / "plots" / "trace_lengths.png").exists()
+    with pytest.raises(CurationError, match="curated set is empty: the difficulty stage removed every remaining row "
+                                            r"\(2 rows reached it\)"):
+        run_curation(pool, COLUMNS, SETTINGS, eval_records, progress=False)
+    pool = planted_pool(eval_records).head(6).assign(question=lambda f: [eval_records[0]["question"]] * 6)
+    with pytest.raises(CurationError, match="the decontamination stage removed every remaining row"):
+        run_curation(pool, COLUMNS, SETTINGS, eval_records, progress=False)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -228,3 +256,10 @@ def test_bad_settings_are_named(eval_records, bad, message):
     with pytest.raises(ConfigError) as error:
         run_curation(planted_pool(eval_records), COLUMNS, {**SETTINGS, **bad}, eval_records, progress=False)
     assert message in str(error.value)
+
+
+def test_duplicate_eval_ids_are_named(eval_records):
+    twice = eval_records + [dict(eval_records[3], index=500, question="Another question entirely, same id.")]
+    with pytest.raises(CurationError, match=f"eval set math500: id '{eval_records[3]['id']}' appears twice "
+                                            r"\(rows 3 and 500 of data/eval/math500.jsonl\)"):
+        run_curation(planted_pool(eval_records), COLUMNS, SETTINGS, twice, progress=False)

@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             eval_records.extend(read_jsonl(path))
         raw = load_pool_frame(args.pool, pool_settings.get("split") or "train")
         print(f"pool: {len(raw)} rows from {args.pool}", flush=True)
-        result = run_curation(raw, pool_settings["columns"], settings, eval_records,
-                              tokenizer_source=args.tokenizer, seed=args.seed, progress=not args.no_progress)
+        result = run_curation(raw, pool_settings["columns"], settings, eval_records, tokenizer_source=args.tokenizer,
+                              seed=args.seed, progress=not args.no_progress, pool_name=f"pool {args.pool}")
     except (CurationError, ValueError) as error:
         return report_user_error(error)
     result.summary["pool_source"] = args.pool

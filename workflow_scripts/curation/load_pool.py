@@ -11,6 +11,7 @@ every other feature the filters need must be present, else the run stops naming 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,14 +35,86 @@ _FALSE = {"false", "no", "0", "incorrect"}
 
 
 def load_pool_frame(source: str, split: str = "train") -> pd.DataFrame:
-    """The raw pool as a DataFrame, read through ``datasets`` (hub id, local file or folder)."""
+    """The raw pool as a DataFrame, read through ``datasets`` (hub id, local file or folder).
+
+    A local file that cannot be read is diagnosed here (empty, not UTF-8, a malformed JSON line),
+    so the message names the file and line instead of a ``datasets``/pyarrow traceback.
+    """
     from workflow_scripts.data.sources import load_hf_dataset
 
+    path = Path(source)
+    if path.is_file() and path.stat().st_size == 0:
+        raise CurationError(f"pool file {source} is empty (0 bytes): no rows to curate")
+    from datasets.utils import logging as datasets_logging
+
+    verbosity = datasets_logging.get_verbosity()
+    datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # a bad file is reported below, not logged too
     try:
-        dataset = load_hf_dataset(source, split=split)
+        frame = load_hf_dataset(source, split=split).to_pandas()
     except FileNotFoundError as error:
         raise CurationError(f"pool source: {error}") from None
-    return dataset.to_pandas()
+    except Exception as error:  # noqa: BLE001 - named below, never a library traceback
+        problem = diagnose_pool_file(path) if path.is_file() else None
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise CurationError(problem or f"cannot read pool {source}: {type(error).__name__}: {first_line}") from None
+    finally:
+        datasets_logging.set_verbosity(verbosity)
+    if frame.empty:
+        raise CurationError(f"pool {source} has no rows")
+    return frame
+
+
+def _lone_surrogate(value, key: str = "") -> str | None:
+    """The key path of the first string holding a lone surrogate (not encodable as UTF-8), else None."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return key or "(value)"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, item in items:
+        found = _lone_surrogate(item, f"{key}.{k}" if key else str(k))
+        if found:
+            return found
+    return None
+
+
+def diagnose_pool_file(path: Path) -> str | None:
+    """What is wrong with a local pool file, naming the line; None when nothing specific is found."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except Exception as error:  # noqa: BLE001 - a broken file: say so in one line
+            return f"pool file {path} is not a readable parquet file ({type(error).__name__}: {error})"
+        return f"pool file {path} has no rows" if rows == 0 else None
+    if suffix not in (".jsonl", ".json"):
+        return None
+    seen = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (f"pool file {path}, line {number}: not valid UTF-8 (byte {error.start + 1} of the line, "
+                        f"{raw[error.start:error.start + 4]!r})")
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line.rstrip("\r\n"))
+            except json.JSONDecodeError as error:
+                return f"pool file {path}, line {number}: malformed JSON ({error.msg} at column {error.pos + 1})"
+            if not isinstance(row, dict):
+                return f"pool file {path}, line {number}: a JSON {type(row).__name__}, not an object (one row per line)"
+            bad = _lone_surrogate(row)
+            if bad:
+                return f"pool file {path}, line {number}, key {bad!r}: a lone surrogate (\\ud800-\\udfff), not valid text"
+            seen += 1
+    return f"pool file {path} holds no rows (only blank lines)" if seen == 0 else None
 
 
 def _is_missing(value) -> bool:
@@ -52,16 +125,29 @@ def _is_missing(value) -> bool:
     return False
 
 
+class BadCell(ValueError):
+    """A pool cell that cannot be what its canonical column needs; canonicalise names row and column."""
+
+
 def as_text(value) -> str | None:
-    """One string per cell: lists of strings (a trace in parts) are joined by newlines."""
+    """One string per cell: lists of strings (a trace in parts) are joined by newlines.
+
+    Numbers and bytes are not text: a question column of integers must not become "questions".
+    """
     if _is_missing(value):
         return None
     if isinstance(value, (list, tuple, np.ndarray)):
-        parts = [str(part) for part in value if not _is_missing(part)]
+        parts = [as_text(part) for part in value]
+        parts = [part for part in parts if part is not None]
         return "\n".join(parts) if parts else None
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return str(value)
+    if not isinstance(value, str):
+        kind = "bytes (binary data)" if isinstance(value, (bytes, bytearray)) else type(value).__name__
+        raise BadCell(f"holds {kind} {value!r:.60}, not text")
+    if _lone_surrogate(value):
+        raise BadCell("holds a lone surrogate (\\ud800-\\udfff): not valid UTF-8 text")
+    return value
 
 
 def as_flag(value) -> bool | None:
@@ -83,13 +169,22 @@ def as_flag(value) -> bool | None:
 
 
 def as_count(value) -> int | None:
+    """A token count: a whole number >= 0; None when absent (then derived); anything else is an error."""
     if _is_missing(value):
         return None
+    if isinstance(value, (bool, np.bool_)):
+        raise BadCell(f"holds {value!r}, not a token count")
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value) or value != int(value):
+            raise BadCell(f"holds {value!r}, not a whole number of tokens")
+        value = int(value)
     try:
         count = int(value)
     except (TypeError, ValueError):
-        return None
-    return count if count >= 0 else None
+        raise BadCell(f"holds {value!r:.60}, not a token count") from None
+    if count < 0:
+        raise BadCell(f"holds {count}, a negative token count")
+    return count
 
 
 def check_columns(frame: pd.DataFrame, mapping: dict[str, Any]) -> dict[str, str | None]:
@@ -116,8 +211,22 @@ def check_columns(frame: pd.DataFrame, mapping: dict[str, Any]) -> dict[str, str
     return resolved
 
 
-def canonicalise(frame: pd.DataFrame, mapping: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Canonical frame (plus ``row_index``, the source row number) and notes on absent columns."""
+def _convert(convert, values: list, where: str, column: str, name: str) -> list:
+    out = []
+    for row, value in enumerate(values):
+        try:
+            out.append(convert(value))
+        except BadCell as error:
+            raise CurationError(f"{where}: row {row} (counting from 0), column {column!r} "
+                                f"(pool.columns.{name}) {error}") from None
+    return out
+
+
+def canonicalise(frame: pd.DataFrame, mapping: dict[str, Any], where: str = "the pool") -> tuple[pd.DataFrame, dict[str, str]]:
+    """Canonical frame (plus ``row_index``, the source row number) and notes on absent columns.
+
+    ``where`` names the pool in error messages (a bad cell is named by row and column).
+    """
     resolved = check_columns(frame, mapping)
     notes = {}
     out = pd.DataFrame({"row_index": np.arange(len(frame), dtype=np.int64)})
@@ -131,13 +240,13 @@ def canonicalise(frame: pd.DataFrame, mapping: dict[str, Any]) -> tuple[pd.DataF
         else:
             values = frame[column].tolist()
         if name in TEXT_COLUMNS:
-            out[name] = pd.Series([as_text(v) for v in values], dtype=object)
+            out[name] = pd.Series(_convert(as_text, values, where, column, name), dtype=object)
         elif name in FLAG_COLUMNS:
             out[name] = pd.Series([as_flag(v) for v in values], dtype=object)
         elif name == "domain":
             out[name] = pd.Series([normalise_domain(v) for v in values], dtype=object)
         else:  # trace_tokens
-            out[name] = pd.Series([as_count(v) for v in values], dtype=object)
+            out[name] = pd.Series(_convert(as_count, values, where, column, name), dtype=object)
     return out, notes
 
 

@@ -1,9 +1,7 @@
 """Word n-grams hashed to integers, vectorised with numpy: no pairwise comparisons anywhere.
 
-Text is lower-cased, stripped of punctuation and split on whitespace (s1 lower-cased and
-split on whitespace). Punctuation is either deleted ("x^2+1" -> "x21": catches copies with the
-punctuation removed) or turned into spaces ("x 2 1": catches copies re-spaced around operators);
-decontamination checks both. Each word
+For dedup, text is lower-cased, stripped of punctuation ("x^2+1" -> "x21") and split on
+whitespace; decontamination brings its own words (decontaminate.contamination_words). Each word
 gets an integer id from a shared vocabulary; an n-gram's hash is a fixed polynomial of its
 word ids in uint64 arithmetic, so hashes are identical across runs (no PYTHONHASHSEED).
 A text shorter than n words is one "whole" gram, hashed with its length so it only meets
@@ -19,20 +17,16 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-_PUNCTUATION = re.compile(r"[^\w\s]|_")
+PUNCTUATION = re.compile(r"[^\w\s]|_")  # deleted: "x^2+1" -> "x21"
 _MAX_N = 64
 # Fixed odd multipliers (one per position) and a salt for whole-text grams.
 _MULTIPLIERS = np.random.default_rng(20250131).integers(1, 2**63, size=_MAX_N, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _WHOLE_SALT = np.uint64(0x9E3779B97F4A7C15)
 
 
-def normalise_words(text: str | None, punctuation: str = "delete") -> list[str]:
-    """Lower-cased words of ``text`` with punctuation deleted (default) or replaced by spaces."""
-    if not text:
-        return []
-    if punctuation not in ("delete", "space"):
-        raise ValueError(f"punctuation must be 'delete' or 'space', got {punctuation!r}")
-    return _PUNCTUATION.sub("" if punctuation == "delete" else " ", text.lower()).split()
+def normalise_words(text: str | None) -> list[str]:
+    """Lower-cased words of ``text`` with punctuation deleted."""
+    return PUNCTUATION.sub("", text.lower()).split() if text else []
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -73,33 +67,47 @@ def gram_table(texts: list[str | None], n: int) -> GramTable:
     return gram_table_of_words([normalise_words(t) for t in texts], n)
 
 
+def word_codes(words: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat word ids >= 1, words per text): one shared vocabulary for every text of the call."""
+    lengths = np.array([len(w) for w in words], dtype=np.int64)
+    # Word ids by first appearance (hash-based factorisation in C; deterministic for a given input).
+    codes, _ = pd.factorize(np.fromiter(chain.from_iterable(words), dtype=object, count=int(lengths.sum())),
+                            sort=False)
+    return codes.astype(np.uint64) + np.uint64(1), lengths
+
+
+def window_hashes(flat: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hashes, owners, starts) of every n-word window that stays inside one text."""
+    if not 1 <= n <= _MAX_N:
+        raise ValueError(f"n-gram size must be in 1..{_MAX_N}, got {n}")
+    if len(flat) < n:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    text_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    windows = len(flat) - n + 1
+    h = np.zeros(windows, dtype=np.uint64)
+    for k in range(n):
+        h += flat[k:k + windows] * _MULTIPLIERS[k]
+    owner_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[:windows]
+    start_in_text = np.arange(windows, dtype=np.int64) - text_starts[owner_of]
+    valid = start_in_text + n <= lengths[owner_of]
+    return _mix(h[valid]), owner_of[valid], start_in_text[valid]
+
+
 def gram_table_of_words(words: list[list[str]], n: int) -> GramTable:
-    """As :func:`gram_table`, for texts already split by :func:`normalise_words`.
+    """As :func:`gram_table`, for texts already split into words (e.g. by :func:`normalise_words`).
 
     Texts compared with each other must be in the same call: word ids are shared within a call.
     """
     if not 1 <= n <= _MAX_N:
         raise ValueError(f"n-gram size must be in 1..{_MAX_N}, got {n}")
-    lengths = np.array([len(w) for w in words], dtype=np.int64)
-    # Word ids by first appearance (hash-based factorisation in C; deterministic for a given input).
-    codes, _ = pd.factorize(np.fromiter(chain.from_iterable(words), dtype=object, count=int(lengths.sum())),
-                            sort=False)
-    flat = codes.astype(np.uint64) + np.uint64(1)
+    flat, lengths = word_codes(words)
     text_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else np.zeros(0, np.int64)
-
     parts_h, parts_o, parts_s = [], [], []
     # Full n-grams: every window that stays inside one text.
-    if len(flat) >= n:
-        windows = len(flat) - n + 1
-        h = np.zeros(windows, dtype=np.uint64)
-        for k in range(n):
-            h += flat[k:k + windows] * _MULTIPLIERS[k]
-        owner_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[:windows]
-        start_in_text = np.arange(windows, dtype=np.int64) - text_starts[owner_of]
-        valid = start_in_text + n <= lengths[owner_of]
-        parts_h.append(_mix(h[valid]))
-        parts_o.append(owner_of[valid])
-        parts_s.append(start_in_text[valid])
+    h, o, s = window_hashes(flat, lengths, n)
+    parts_h.append(h)
+    parts_o.append(o)
+    parts_s.append(s)
     # Texts shorter than n words: one whole-text gram each.
     short = np.flatnonzero((lengths > 0) & (lengths < n))
     if len(short):
@@ -112,10 +120,7 @@ def gram_table_of_words(words: list[list[str]], n: int) -> GramTable:
         parts_h.append(_mix(h))
         parts_o.append(short.astype(np.int64))
         parts_s.append(np.zeros(len(short), dtype=np.int64))
-    if parts_h:
-        hashes, owners, starts = np.concatenate(parts_h), np.concatenate(parts_o), np.concatenate(parts_s)
-    else:
-        hashes, owners, starts = (np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    hashes, owners, starts = np.concatenate(parts_h), np.concatenate(parts_o), np.concatenate(parts_s)
     # Order by (owner, start) so "first shared gram" means first in reading order.
     order = np.lexsort((starts, owners))
     return GramTable(hashes[order], owners[order], starts[order], words, n)

@@ -22,7 +22,11 @@ CURATED_SCHEMA = pa.schema([
 ])
 DROPPED_SCHEMA = pa.schema([
     ("row_index", pa.int64()), ("stage", pa.string()), ("reason", pa.string()), ("detail", pa.string()),
-    ("eval_benchmark", pa.string()), ("eval_id", pa.string()), ("ngram", pa.string()),
+    ("eval_benchmark", pa.string()), ("eval_id", pa.string()), ("match", pa.string()),
+    ("eval_coverage", pa.float64()), ("shared_span_words", pa.int64()), ("shared_span", pa.string()),
+    ("shared_ngrams", pa.int64()),
+    ("shared_grams", pa.list_(pa.struct([("gram", pa.string()), ("pool_rows", pa.int64()),
+                                          ("eval_rows", pa.int64()), ("counted", pa.bool_())]))),
     ("cluster_id", pa.int64()), ("cluster_representative", pa.int64()),
     ("question", pa.string()), ("source_type", pa.string()), ("domain", pa.string()),
     ("trace_tokens", pa.int64()), ("qwen7b_correct", pa.bool_()), ("qwen32b_correct", pa.bool_()),

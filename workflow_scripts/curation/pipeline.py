@@ -22,13 +22,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from workflow_scripts.curation.decontaminate import contamination_and_table
 from workflow_scripts.config.validate import complete_section
+from workflow_scripts.curation.decontaminate import find_contamination
 from workflow_scripts.curation.dedup import duplicates_in_table
 from workflow_scripts.curation.difficulty import qwen_solved
 from workflow_scripts.curation.errors import CurationError
 from workflow_scripts.curation.load_pool import canonicalise, derive_gemini_correct, derive_trace_tokens
-from workflow_scripts.curation.ngrams import normalise_words
+from workflow_scripts.curation.ngrams import gram_table_of_words, normalise_words
 from workflow_scripts.curation.quality import format_problems, gemini_wrong, missing_or_api_error
 from workflow_scripts.curation.select import select
 from workflow_scripts.curation.summary import build_summary, dropped_frame
@@ -47,10 +47,20 @@ class CurationResult:
 
 def _check_eval_records(eval_records: list[dict]) -> Counter:
     counts: Counter = Counter()
+    seen: dict[tuple[str, str], dict] = {}
     for i, record in enumerate(eval_records):
         missing = [k for k in ("benchmark", "id", "question") if not record.get(k) and record.get(k) != 0]
         if missing:
             raise CurationError(f"eval record {i} lacks {', '.join(missing)}: {str(record)[:120]}")
+        if not isinstance(record["question"], str):
+            raise CurationError(f"eval record {i} ({record['benchmark']} id {record['id']!r}): the question is "
+                                f"{type(record['question']).__name__}, not text")
+        key = (str(record["benchmark"]), str(record["id"]))
+        if key in seen:
+            rows = " and ".join(str(r.get("index", "?")) for r in (seen[key], record))
+            raise CurationError(f"eval set {key[0]}: id {key[1]!r} appears twice (rows {rows} of data/eval/{key[0]}.jsonl); "
+                                f"decontamination evidence must name one eval question")
+        seen[key] = record
         counts[record["benchmark"]] += 1
     if not eval_records:
         raise CurationError("no evaluation records given: decontamination needs the eval sets")
@@ -99,12 +109,41 @@ def _row_check(check: Callable) -> Callable[[pd.DataFrame], list]:
     return run
 
 
+def _contamination_verdict(evidence: dict, rule: str) -> tuple[str, str, dict]:
+    detail = (f"{evidence['match']} ({rule}): covers {evidence['eval_coverage']:.0%} of {evidence['benchmark']} "
+              f"{evidence['eval_id']}, longest shared run {evidence['shared_span_words']} words")
+    columns = {"eval_benchmark": evidence["benchmark"],
+               **{key: evidence[key] for key in ("eval_id", "match", "eval_coverage", "shared_span",
+                                                  "shared_span_words", "shared_ngrams", "shared_grams")}}
+    return "contaminated", detail, columns
+
+
+def _check_size(stage_counts: list[dict], kept: int, settings: dict) -> list[str]:
+    """Warnings about the curated set's size; an empty set, or a short one when required, is an error."""
+    if kept == 0:
+        emptied = next((s["stage"] for s in stage_counts if s["rows_left"] == 0), "input")
+        before = next((s["rows_left"] for s in reversed(stage_counts) if s["rows_left"] > 0), 0)
+        raise CurationError(f"the curated set is empty: the {emptied} stage removed every remaining row"
+                            + (f" ({before} rows reached it)" if emptied != "input" else " (the pool has no rows)")
+                            + "; see the per-stage counts in the log")
+    target = settings["target_size"]
+    if kept >= target:
+        return []
+    message = (f"the curated set has {kept} rows, fewer than curation.target_size {target}: "
+               f"the filters left only {kept} candidates")
+    if settings["require_target_size"]:
+        raise CurationError(message + " (curation.require_target_size is true)")
+    print(f"warning: {message}", flush=True)
+    return [message]
+
+
 def run_curation(raw: pd.DataFrame, mapping: dict, settings: dict, eval_records: list[dict],
-                 tokenizer_source: str | None = None, seed: int = 42, progress: bool = True) -> CurationResult:
+                 tokenizer_source: str | None = None, seed: int = 42, progress: bool = True,
+                 pool_name: str = "the pool") -> CurationResult:
     settings = complete_section("curation", settings)  # partial settings (tests, hand runs) get the defaults
     n = settings["ngram"]
     eval_counts = _check_eval_records(eval_records)
-    pool, absent = canonicalise(raw, mapping)
+    pool, absent = canonicalise(raw, mapping, pool_name)
     derived = {}
     counted = derive_trace_tokens(pool, tokenizer_source, progress)
     if counted:
@@ -128,22 +167,14 @@ def run_curation(raw: pd.DataFrame, mapping: dict, settings: dict, eval_records:
     problems = format_problems(ledger.frame(), asy_sources)
     ledger.apply("format", [None if p is None else (p[0], f"matched {p[1]!r}", {}) for p in problems])
 
-    frame = ledger.frame()
-    # One gram table (eval + pool questions) serves decontamination and, restricted, dedup.
-    questions = frame["question"].tolist()
-    contamination, table = contamination_and_table(questions, eval_records, n, [normalise_words(q) for q in questions])
-    ledger.apply("decontamination", [
-        None if e is None else (
-            "contaminated",
-            f"shares {e['shared_ngrams']} {n}-gram(s) with {e['benchmark']} {e['eval_id']} ({e['tokenisation']})",
-            {"eval_benchmark": e["benchmark"], "eval_id": e["eval_id"], "ngram": e["ngram"]},
-        )
-        for e in contamination
-    ])
+    decontamination = settings["decontamination"]
+    found = find_contamination(ledger.frame()["question"].tolist(), eval_records, n, decontamination)
+    ledger.apply("decontamination", [None if e is None else _contamination_verdict(e, decontamination["rule"])
+                                     for e in found.evidence])
 
-    keep = np.array([False] * len(eval_records) + [e is None for e in contamination], dtype=bool)
     frame = ledger.frame()
-    duplicates = duplicates_in_table(table.subset(keep), frame["row_index"].tolist(), frame["trace_tokens"].tolist(),
+    table = gram_table_of_words([normalise_words(q) for q in frame["question"]], n)
+    duplicates = duplicates_in_table(table, frame["row_index"].tolist(), frame["trace_tokens"].tolist(),
                                      min_overlap=settings["dedup_min_overlap"],
                                      max_gram_rows=settings["dedup_max_gram_rows"])
     ledger.apply("dedup", [
@@ -167,9 +198,10 @@ def run_curation(raw: pd.DataFrame, mapping: dict, settings: dict, eval_records:
     ])
 
     curated = selection.rows
+    warnings = _check_size(ledger.stage_counts, len(curated), settings)
     dropped = dropped_frame(pool, ledger.drops)
     summary = build_summary(pool, curated, dropped, ledger.stage_counts, eval_counts, absent, derived,
-                       clusters, selection.notes, settings, seed, require_gemini)
+                            clusters, selection.notes, settings, seed, require_gemini, found.notes, warnings)
     if summary["kept"] + summary["dropped"] != summary["input_rows"]:
         raise AssertionError("curation lost rows: kept + dropped != input rows")  # never silently
     return CurationResult(curated, dropped, summary, quality_pool, pool)

@@ -24,14 +24,17 @@ DEVIATIONS = [
     "Near-duplicates share at least half of the shorter question's 8-grams (boilerplate grams held by many "
     "questions not counted) or are identical after normalisation; one shared 8-gram would chain unrelated "
     "problems through phrases like 'where m and n are relatively prime positive integers'.",
-    "Decontamination keeps the brief's rule (any shared 8-gram drops the row) and checks two tokenisations "
-    "(punctuation deleted; punctuation as spaces) so punctuation-free and re-spaced copies are both caught; "
-    "boilerplate hits are visible in decontamination.top_evidence_ngrams.",
+    "Decontamination (curation.decontamination.rule: distinctive) drops a pool question only when its shared "
+    "8-grams that are not template language (held by 2+ eval questions or 50+ pool questions) cover >= 70 % of "
+    "one eval question or run >= 20 consecutive words, with formulas compared as one word each; s1 dropped "
+    "any question sharing any whitespace-split 8-gram with any eval question, which also drops clean problems "
+    "over answer-format phrases (rule: any_8gram reproduces it).",
     "s1's bold-number regex looked for a digit anywhere later in the line; here the digit must be inside the bold run.",
 ]
 
 
-EVIDENCE_COLUMNS = ("eval_benchmark", "eval_id", "ngram", "cluster_id", "cluster_representative")
+EVIDENCE_COLUMNS = ("eval_benchmark", "eval_id", "match", "eval_coverage", "shared_span_words", "shared_span",
+                    "shared_ngrams", "shared_grams", "cluster_id", "cluster_representative")
 CONTEXT_COLUMNS = ("row_index", "question", "source_type", "domain", "trace_tokens",
                    "qwen7b_correct", "qwen32b_correct", "gemini_correct")
 
@@ -56,16 +59,17 @@ def _ratio(counts: dict) -> float | None:
 
 
 def build_summary(pool, curated, dropped, stage_counts, eval_counts, absent, derived, clusters, selection_notes,
-             settings, seed, require_gemini) -> dict:
+                  settings, seed, require_gemini, decontamination, warnings) -> dict:
     by_reason = Counter(dropped["reason"]) if len(dropped) else Counter()
     final_domains = dict(sorted(Counter(curated["domain"]).items()))
     dedup_sizes = sorted(clusters.values(), reverse=True)
-    contaminated = dropped[dropped["reason"] == "contaminated"] if len(dropped) else dropped
     return {
         "input_rows": int(len(pool)),
         "kept": int(len(curated)),
         "dropped": int(len(dropped)),
         "counts_add_up": int(len(curated)) + int(len(dropped)) == int(len(pool)),
+        "target_size": settings["target_size"],
+        "warnings": warnings,
         "dropped_by_reason": {reason: int(by_reason.get(reason, 0)) for reason in REASONS},
         "stages": stage_counts,
         "format_patterns": {reason: int(by_reason.get(reason, 0)) for reason in FORMAT_REASONS},
@@ -74,12 +78,8 @@ def build_summary(pool, curated, dropped, stage_counts, eval_counts, absent, der
         "decontamination": {
             "eval_rows": dict(sorted(eval_counts.items())),
             "ngram": settings["ngram"],
-            "dropped_by_benchmark": dict(sorted(Counter(contaminated["eval_benchmark"]).items())) if len(contaminated) else {},
-            # Frequent evidence grams reveal boilerplate hits ("where m and n are relatively prime ...").
-            "top_evidence_ngrams": [
-                {"ngram": gram, "rows": int(count)}
-                for gram, count in sorted(Counter(contaminated["ngram"]).items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-            ] if len(contaminated) else [],
+            **settings["decontamination"],
+            **decontamination,
         },
         "dedup": {
             "clusters": len(clusters),
