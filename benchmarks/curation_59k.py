@@ -1,11 +1,13 @@
 """Benchmark: the whole curation on a synthetic 59,000-row pool with realistic lengths.
 
-Questions ~100 words, thinking traces ~4,000 tokens (the ``thinking_length`` column is present,
-as in the real pool, so no tokenisation is timed), 50 MSC domains, s1-like sources, 2% planted
-near-duplicates and 100 planted copies of real MATH500/AIME24/GPQA questions. The eval sets are
-the real ones from ../shared/data, normalised by workflow_scripts.data.
+Questions ~100 words, 30 % of them ending in an answer-format phrase that competition problems
+share ("where m and n are relatively prime positive integers ..."), thinking traces ~4,000 tokens
+(the ``thinking_length`` column is present, as in the real pool, so no tokenisation is timed),
+50 MSC domains, s1-like sources, 2% planted near-duplicates and 100 planted copies of real
+MATH500/AIME24/GPQA questions, edited in turn by each edit of curation/planted_copies.py. The eval
+sets are the real ones from ../shared/data, normalised by workflow_scripts.data.
 
-    python benchmarks/curation_59k.py [--rows 59000] [--work-dir /tmp/curation_59k]
+    python benchmarks/curation_59k.py [--rows 59000] [--work-dir /tmp/curation_59k] [--rule distinctive]
 
 Prints the generation time and the wall time of `python -m workflow_scripts.curation`
 (pool loading through `datasets`, every filter, selection, parquet/summary/plots).
@@ -32,6 +34,7 @@ SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
 from workflow_scripts.curation.msc import MSC_FIRST_LEVEL  # noqa: E402
+from workflow_scripts.curation.planted_copies import EDITS  # noqa: E402
 from workflow_scripts.data import load_benchmark  # noqa: E402
 from workflow_scripts.io import write_jsonl  # noqa: E402
 
@@ -45,6 +48,11 @@ COLUMNS = {"question": "question", "solution": "solution", "source_type": "sourc
 SETTINGS = {"target_size": 1000, "ngram": 8, "keep_all_sources": ["aime", "gpqa"],
             "long_trace_sources": ["openaimath"], "long_trace_min_tokens": 5600, "domain_sampling": "uniform",
             "benchmark_weighted_after": 700, "require_gemini_correct": True}
+TEMPLATE_PHRASES = [
+    "where m and n are relatively prime positive integers find m+n.",
+    "where a b and c are positive integers and b is not divisible by the square of any prime. find a+b+c.",
+    "find the sum of all possible values of n.", "find the least positive integer n such that this holds.",
+    "express your answer as a common fraction.", "what is the probability that this happens?"]
 
 
 def make_pool(rows: int, seed: int = 42) -> tuple[pa.Table, dict]:
@@ -56,6 +64,8 @@ def make_pool(rows: int, seed: int = 42) -> tuple[pa.Table, dict]:
     eval_questions = [r["question"] for b, s in (("math500", "math500/test.jsonl"), ("aime24", "aime24/aime24_nofigures.jsonl"),
                                                  ("gpqa", "gpqa/gpqa_diamond.csv")) for r in load_benchmark(b, str(SHARED / s), 42)]
     questions = [" ".join(rng.choice(vocab, int(rng.integers(70, 130)))) for _ in range(rows)]
+    for i in np.flatnonzero(rng.random(rows) < 0.3):  # template language shared by thousands of problems
+        questions[int(i)] += " " + TEMPLATE_PHRASES[int(rng.integers(len(TEMPLATE_PHRASES)))]
     planted = {"duplicate": [], "contaminated": []}
     targets = rng.choice(rows, rows // 50 + 100, replace=False)
     for i in targets[: rows // 50]:  # near-duplicates: a copy of another row with one word changed
@@ -66,8 +76,13 @@ def make_pool(rows: int, seed: int = 42) -> tuple[pa.Table, dict]:
         words[int(rng.integers(len(words)))] = "changed"
         questions[int(i)] = " ".join(words)
         planted["duplicate"].append([int(i), source])
-    for i in targets[rows // 50:]:  # contaminated: upper-cased eval questions
-        questions[int(i)] = eval_questions[int(rng.integers(len(eval_questions)))].upper()
+    edits = list(EDITS.values())
+    for k, i in enumerate(targets[rows // 50:]):  # contaminated: edited copies of eval questions
+        edit = edits[k % len(edits)]
+        copy = None
+        while copy is None:  # the final-question edit needs a question of two sentences or more
+            copy = edit(eval_questions[int(rng.integers(len(eval_questions)))])
+        questions[int(i)] = copy
         planted["contaminated"].append(int(i))
     n_par = rng.integers(8, 13, size=rows)
     traces = [[" ".join(paragraphs[j] for j in rng.integers(0, len(paragraphs), n))] for n in n_par]
@@ -112,11 +127,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=59000)
     parser.add_argument("--work-dir", default="/tmp/curation_59k")
+    parser.add_argument("--rule", default="distinctive", choices=["distinctive", "any_8gram"])
     args = parser.parse_args()
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    pool_path = work / f"pool_{args.rows}.parquet"
-    planted_path = work / f"planted_{args.rows}.json"
+    pool_path = work / f"pool_v2_{args.rows}.parquet"
+    planted_path = work / f"planted_v2_{args.rows}.json"
     if not pool_path.exists() or not planted_path.exists():
         started = time.perf_counter()
         table, planted = make_pool(args.rows)
@@ -131,7 +147,7 @@ def main() -> int:
         eval_paths.append(str(path))
     command = [sys.executable, "-m", "workflow_scripts.curation", "--pool", str(pool_path),
                "--pool-settings", json.dumps({"source": str(pool_path), "split": "train", "columns": COLUMNS}),
-               "--settings", json.dumps(SETTINGS), "--eval-sets", *eval_paths, "--seed", "42",
+               "--settings", json.dumps({**SETTINGS, "decontamination": {"rule": args.rule}}), "--eval-sets", *eval_paths, "--seed", "42",
                "--out-dir", str(work / "out"), "--no-progress"]
     # A fresh `datasets` cache: the timed run includes the cold parquet -> arrow conversion.
     cache = Path(tempfile.mkdtemp(prefix="hf_cache_", dir=work))
@@ -141,8 +157,9 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     shutil.rmtree(cache, ignore_errors=True)
     summary = json.loads((work / "out" / "summary.json").read_text()) if completed.returncode == 0 else {}
-    report = {"rows": args.rows, "wall_s": round(elapsed, 1), "returncode": completed.returncode,
-              "kept": summary.get("kept"), "dropped_by_reason": summary.get("dropped_by_reason")}
+    report = {"rows": args.rows, "rule": args.rule, "wall_s": round(elapsed, 1), "returncode": completed.returncode,
+              "kept": summary.get("kept"), "dropped_by_reason": summary.get("dropped_by_reason"),
+              "top_ignored_template_ngrams": summary.get("decontamination", {}).get("top_ignored_template_ngrams")}
     if completed.returncode == 0:
         report["planted_check"] = check_planted(work / "out" / "dropped.parquet", json.loads(planted_path.read_text()))
     print(json.dumps(report, indent=1))

@@ -23,20 +23,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
-from workflow_scripts.curation.decontaminate import contamination_words, find_contamination  # noqa: E402
 from workflow_scripts.config.validate import complete_section  # noqa: E402
+from workflow_scripts.curation.decontaminate import contamination_words, find_contamination  # noqa: E402
+from workflow_scripts.curation.ngrams import PUNCTUATION  # noqa: E402
 from workflow_scripts.curation.planted_copies import (  # noqa: E402
     EDITS, math500_subjects, precision_sets, real_eval_records, split_final_question)
 
 # Every threshold disabled but the template rules: the pairs' raw coverage and run.
 OPEN = {"min_eval_coverage": 1e-9, "min_shared_run_words": 1}
+# The two tokenisations the earlier rule checked, for the distinctive rule's thresholds.
+OTHER_WORDS = {"punctuation_deleted": lambda t: PUNCTUATION.sub("", t.lower()).split() if t else [],
+               "punctuation_as_spaces": lambda t: PUNCTUATION.sub(" ", t.lower()).split() if t else []}
 
 
 def rule_settings(rule: str, **overrides) -> dict:
     return {**complete_section("curation.decontamination", {"rule": rule}), **overrides}
 
 
-def recall(eval_records: list[dict], settings: dict, n: int = 8) -> dict:
+def recall(eval_records: list[dict], settings: dict, n: int = 8, split=None) -> dict:
     out = {}
     for name, edit in EDITS.items():
         pool, expected = [], []
@@ -46,7 +50,7 @@ def recall(eval_records: list[dict], settings: dict, n: int = 8) -> dict:
                 continue  # one sentence (no final question to change), or no formula to re-space
             pool.append(edited)
             expected.append(record)
-        found = find_contamination(pool, eval_records, n, settings).evidence
+        found = find_contamination(pool, eval_records, n, settings, split).evidence
         missed = [{"benchmark": r["benchmark"], "id": r["id"], "words": len(contamination_words(r["question"]))}
                   for r, e in zip(expected, found) if not e or e["eval_id"] != str(r["id"])]
         out[name] = {"copies": len(pool), "caught": len(pool) - len(missed), "missed": missed}
@@ -59,12 +63,12 @@ def recall(eval_records: list[dict], settings: dict, n: int = 8) -> dict:
     return out
 
 
-def precision(sets: dict, settings: dict, n: int = 8) -> dict:
+def precision(sets: dict, settings: dict, n: int = 8, split=None) -> dict:
     out = {}
     for name, pairs in sets.items():
         flagged, items, worst = [], 0, []
         for pool, evals in pairs:
-            found = find_contamination([r["question"] for r in pool], evals, n, settings).evidence
+            found = find_contamination([r["question"] for r in pool], evals, n, settings, split).evidence
             items += len(pool)
             for record, e in zip(pool, found):
                 if e:
@@ -90,8 +94,11 @@ def main() -> int:
         report[label] = {"settings": settings, "precision": precision(sets, settings)}
         if label != "distinctive_pairs_raw":
             report[label]["recall"] = recall(evals, settings)
+    for label, split in OTHER_WORDS.items():
+        settings = rule_settings("distinctive")
+        report[label] = {"precision": precision(sets, settings, split=split), "recall": recall(evals, settings, split=split)}
     report["seconds"] = round(time.perf_counter() - started, 1)
-    for label in ("distinctive", "any_8gram"):
+    for label in ("distinctive", "any_8gram", *OTHER_WORDS):
         print(f"== {label}")
         for name, r in report[label]["recall"].items():
             extra = (f"; set-up >= 20 words: {r['caught_with_setup_of_20_words_or_more']}/"

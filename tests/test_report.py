@@ -77,7 +77,13 @@ def _write_results(results, shared_data):
     (results / "curation" / "summary.json").write_text(json.dumps({
         "input_rows": 59029, "kept": 1000, "dropped": 58029, "counts_add_up": True,
         "dropped_by_reason": {"contaminated": 120, "duplicate": 900}, "domains": {"final_count": 50},
-        "deviations_from_s1": ["Every Gemini-wrong row is dropped."]}))
+        "deviations_from_s1": ["Every Gemini-wrong row is dropped."],
+        "warnings": ["the curated set has 990 rows, fewer than curation.target_size 1000"],
+        "decontamination": {"rule": "distinctive", "ngram": 8, "min_eval_coverage": 0.7, "min_shared_run_words": 20,
+                            "template_eval_rows": 2, "template_pool_rows": 50, "rows_sharing_an_ngram": 3100,
+                            "flags_by_benchmark": {"aime24": 30, "gpqa": 60, "math500": 30},
+                            "top_ignored_template_ngrams": [{"ngram": "where m and n are relatively prime positive",
+                                                             "pool_rows_ignored": 900, "pool_rows": 950, "eval_rows": 6}]}}))
     (results / "sft").mkdir()
     (results / "sft" / "summary.json").write_text(json.dumps({
         "wall_time_s": 7200.0, "gpus": 1, "gpu_hours": 2.0, "device": "NVIDIA H100", "steps": 315,
@@ -105,6 +111,11 @@ def test_report_with_every_input_renders_real_numbers(tmp_path, repo_root, share
     assert "pytest: 7 passed, 1 failed, 0 errors, 2 skipped (of 10)." in text
     assert "Pool rows: 59029; kept: **1000**; dropped: 58029" in text
     assert "| contaminated | 120 |" in text
+    assert "- **Warning: the curated set has 990 rows, fewer than curation.target_size 1000.**" in text
+    assert ("- Decontamination rule: `distinctive` (a pool question goes when its shared 8-grams that are not template "
+            "language cover at least 70.0 % of one eval question or run at least 20 words") in text
+    assert "Flags per benchmark: aime24 30, gpqa 60, math500 30; pool rows sharing at least one 8-gram" in text
+    assert '  - "where m and n are relatively prime positive": 900 (950 / 6)' in text
     assert "- Curation: Every Gemini-wrong row is dropped." in text
     # Compute: SFT 2 GPU-hours; generation 3 jobs x 0.5 h x 1 GPU = 1.5 GPU-hours.
     assert "| SFT | 1 | 2 | 1 | 2 | NVIDIA H100 |" in text

@@ -66,6 +66,8 @@ def test_every_stage_wrote_its_outputs(smoke_run):
         for dataset in ("math500", "aime24", "gpqa"):
             assert (results / "graded" / spec.model / spec.method / spec.setting / f"{dataset}.jsonl").is_file()
     assert len(pd.read_parquet(results / "curation" / "curated.parquet")) == config["curation"]["target_size"]
+    report = (results / "REPORT.md").read_text()
+    assert "- Decontamination rule: `distinctive`" in report and "Template 8-grams ignored" in report
 
 
 def test_nothing_to_do_after_a_complete_run(repo_root, smoke_run):

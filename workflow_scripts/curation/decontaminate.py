@@ -230,12 +230,17 @@ def _histogram(values: list[float]) -> dict[str, int]:
     return {f"{COVERAGE_BINS[i]:.1f}-{COVERAGE_BINS[i + 1]:.1f}": int(counts.get(i, 0)) for i in range(10)}
 
 
-def find_contamination(questions: list[str], eval_records: list[dict], n: int, settings: dict) -> Decontamination:
-    """Evidence per pool question (None = clean) under ``settings`` (curation.decontamination)."""
+def find_contamination(questions: list[str], eval_records: list[dict], n: int, settings: dict,
+                       split=None) -> Decontamination:
+    """Evidence per pool question (None = clean) under ``settings`` (curation.decontamination).
+
+    ``split`` replaces the rule's words (text -> list of words): benchmarks/decontamination_rules.py
+    measures other tokenisations with it.
+    """
     rule = settings["rule"]
     if rule not in RULES:
         raise ValueError(f"curation.decontamination.rule must be one of {', '.join(RULES)}, got {rule!r}")
-    split = contamination_words if rule == "distinctive" else s1_words
+    split = split or (contamination_words if rule == "distinctive" else s1_words)
     eval_words = [split(r["question"]) for r in eval_records]
     pool_words = [split(q) for q in questions]
     grams = _Grams(eval_words, pool_words, n)
