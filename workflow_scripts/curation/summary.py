@@ -24,13 +24,21 @@ DEVIATIONS = [
     "Near-duplicates share at least half of the shorter question's 8-grams (boilerplate grams held by many "
     "questions not counted) or are identical after normalisation; one shared 8-gram would chain unrelated "
     "problems through phrases like 'where m and n are relatively prime positive integers'.",
-    "Decontamination (curation.decontamination.rule: distinctive) drops a pool question only when its shared "
-    "8-grams that are not template language (held by 2+ eval questions or 50+ pool questions) cover >= 70 % of "
-    "one eval question or run >= 20 consecutive words, with formulas compared as one word each; s1 dropped "
-    "any question sharing any whitespace-split 8-gram with any eval question, which also drops clean problems "
-    "over answer-format phrases (rule: any_8gram reproduces it).",
     "s1's bold-number regex looked for a digit anywhere later in the line; here the digit must be inside the bold run.",
 ]
+
+
+def decontamination_deviation(n: int, decontamination: dict) -> str | None:
+    """How this run's decontamination differs from s1's (None when it ran s1's rule)."""
+    if decontamination["rule"] == "any_8gram":
+        return None
+    return (f"Decontamination (curation.decontamination.rule: distinctive) drops a pool question only when its shared "
+            f"{n}-grams that are not template language (held by {decontamination['template_eval_rows']}+ eval questions "
+            f"or {decontamination['template_pool_rows']}+ pool questions) cover >= "
+            f"{decontamination['min_eval_coverage']:.0%} of one eval question or run >= "
+            f"{decontamination['min_shared_run_words']} consecutive words, formulas compared as one word each; s1 "
+            f"dropped any question sharing any whitespace-split {n}-gram with any eval question, which also drops "
+            f"clean problems over answer-format phrases (rule: any_8gram reproduces it).")
 
 
 EVIDENCE_COLUMNS = ("eval_benchmark", "eval_id", "match", "eval_coverage", "shared_span_words", "shared_span",
@@ -63,6 +71,7 @@ def build_summary(pool, curated, dropped, stage_counts, eval_counts, absent, der
     by_reason = Counter(dropped["reason"]) if len(dropped) else Counter()
     final_domains = dict(sorted(Counter(curated["domain"]).items()))
     dedup_sizes = sorted(clusters.values(), reverse=True)
+    deviation = decontamination_deviation(settings["ngram"], settings["decontamination"])
     return {
         "input_rows": int(len(pool)),
         "kept": int(len(curated)),
@@ -103,7 +112,7 @@ def build_summary(pool, curated, dropped, stage_counts, eval_counts, absent, der
             "pool": dict(sorted(Counter(pool["domain"].dropna()).items())),
         },
         "sources": {"final": dict(sorted(Counter(curated["source_type"]).items()))},
-        "deviations_from_s1": DEVIATIONS,
+        "deviations_from_s1": DEVIATIONS + ([deviation] if deviation else []),
         "settings": settings,
         "seed": seed,
     }
