@@ -51,7 +51,7 @@ def test_contamination_words_make_formulas_single_words():
 def test_pathological_text_is_tokenised_in_linear_time():
     started = time.perf_counter()
     words = contamination_words("[asy]" * 40000 + "$" * 30001 + "\\left" * 20000 + "a " * 100000)
-    assert time.perf_counter() - started < 5 and words[-1] == "a"
+    assert time.perf_counter() - started < 30 and words[-1] == "a"  # a backtracking regex would take hours
 
 
 def _grams_text(words: str) -> list[str]:
