@@ -180,5 +180,5 @@ def test_a_bad_pool_file_through_the_cli_is_one_line_without_traceback(tmp_path,
                            json.dumps({"columns": MAPPING}), "--settings", "{}", "--eval-sets", str(evals),
                            "--out-dir", str(tmp_path / "out"), "--no-progress"], cwd=repo_root, capture_output=True,
                           text=True)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr  # 2: a user error (workflow_scripts.errors)
     assert f"error: pool file {pool}, line 4: malformed JSON (Expecting value at column 14)" in done.stderr
