@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workflow_scripts.curation.ngrams import PUNCTUATION, window_hashes, word_codes
+from workflow_scripts.curation.ngrams import delete_punctuation, window_hashes, word_codes
 
 RULES = ("distinctive", "any_8gram")
 COVERAGE_BINS = tuple(round(0.1 * i, 1) for i in range(11))  # histogram edges of the eval coverage
@@ -75,7 +75,7 @@ def contamination_words(text: str | None) -> list[str]:
             parts[-2:] = [parts[-2] + " " + parts[-1]]
         # A formula loses its whitespace and stands alone: one word after the punctuation goes.
         text = " ".join(part if i % 2 == 0 else "".join(part.split()) for i, part in enumerate(parts))
-    return PUNCTUATION.sub("", text).split()
+    return delete_punctuation(text).split()
 
 
 def s1_words(text: str | None) -> list[str]:

@@ -18,15 +18,21 @@ import numpy as np
 import pandas as pd
 
 PUNCTUATION = re.compile(r"[^\w\s]|_")  # deleted: "x^2+1" -> "x21"
+# The same deletion for ASCII text, as a translate table (several times faster than the regex).
+_ASCII_PUNCTUATION = {c: None for c in range(128) if not (chr(c).isalnum() or chr(c).isspace())}
 _MAX_N = 64
 # Fixed odd multipliers (one per position) and a salt for whole-text grams.
 _MULTIPLIERS = np.random.default_rng(20250131).integers(1, 2**63, size=_MAX_N, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _WHOLE_SALT = np.uint64(0x9E3779B97F4A7C15)
 
 
+def delete_punctuation(text: str) -> str:
+    return text.translate(_ASCII_PUNCTUATION) if text.isascii() else PUNCTUATION.sub("", text)
+
+
 def normalise_words(text: str | None) -> list[str]:
     """Lower-cased words of ``text`` with punctuation deleted."""
-    return PUNCTUATION.sub("", text.lower()).split() if text else []
+    return delete_punctuation(text.lower()).split() if text else []
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
