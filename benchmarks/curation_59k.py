@@ -117,6 +117,12 @@ def check_planted(dropped_path: Path, planted: dict) -> dict:
         "planted_contaminated_dropped_earlier": sum(reason.get(i) in before for i in contaminated),
         "unplanted_rows_dropped_as_contaminated": sum(r == "contaminated" and i not in contaminated for i, r in reason.items()),
         "unplanted_rows_dropped_as_duplicate": sum(r == "duplicate" and i not in duplicates for i, r in reason.items()),
+        # Copies were edited in turn by each planted_copies edit (k-th copy: edit k mod 6).
+        "planted_contaminated_caught_by_edit": {
+            name: f"{sum(reason.get(i) == 'contaminated' for i in planted['contaminated'][k::len(EDITS)])}"
+                  f"/{len(planted['contaminated'][k::len(EDITS)])}"
+                  f" ({sum(reason.get(i) in before for i in planted['contaminated'][k::len(EDITS)])} dropped earlier)"
+            for k, name in enumerate(EDITS)},
         "planted_pairs_both_survived_dedup": sum(
             reason.get(i) not in before | {"contaminated", "duplicate"} and reason.get(j) not in before | {"contaminated", "duplicate"}
             for i, j in planted["duplicate"]),
