@@ -91,7 +91,13 @@ def test_grid_of_real_config(real_config):
          "Bunbounded-n1", "Bunbounded-n2", "Bunbounded-n4"]
     )
     assert {s.setting for s in sft if s.method == "class_conditional"} == {"short", "long"}
-    assert [s.label for s in grid if s.model == "base"] == ["base/truncation/Bunbounded"]
+    assert [s.label for s in grid if s.model == "base"] == ["base/parallel/k16", "base/truncation/Bunbounded"]
+    for method, prefix in (("token_conditional", "T"), ("token_conditional_forcing", "T"),
+                           ("step_conditional", "S"), ("step_conditional_forcing", "S")):
+        counts = real_config["generation"][method]["budgets"]
+        assert [s.setting for s in sft if s.method == method] == [f"{prefix}{c}" for c in counts]
+    assert [s.setting for s in sft if s.method == "rejection_sampling"] == ["B1000", "B2000", "B4000", "B500"]
+    assert [s.setting for s in sft if s.method == "parallel"] == ["k16"]
     assert len(grid) == len(set(grid))
 
 
@@ -296,8 +302,12 @@ def test_the_readme_override_runs_over_the_real_experiment(repo_root, tmp_path):
     assert "is extended by additional config" in dry.stdout + dry.stderr  # Snakemake's own merge message
     commands = shell_commands(dry)
     generate = [c for c in commands if "workflow_scripts.generation" in c]
-    assert len(generate) == len(grid) == 2 + 2 + 2 + 1  # truncation, forcing (n=1), short/long, base unbounded
-    assert sorted(re.search(r"--setting (\S+)", c).group(1) for c in generate if "--model-name sft" in c) == sorted(
+    assert len(generate) == len(grid)
+    old_methods = ("--method truncation ", "--method budget_forcing ", "--method class_conditional ")
+    assert sorted(re.search(r"--setting (\S+)", c).group(1) for c in generate
+                  if "--model-name sft" in c and any(m in c for m in old_methods)) == sorted(
         ["B500", "B1000", "B500-n1", "B1000-n1", "short", "long"])
+    # the other methods of s1's Table 3 and parallel scaling run with their schema defaults
+    assert len(grid) == 2 + 2 + 2 + 1 + 5 + 5 + 5 + 5 + 4 + 1 + 1
     sft = next(c for c in commands if "workflow_scripts.training" in c)
     assert '"epochs": 3' in sft and '"learning_rate": 1e-05' in sft

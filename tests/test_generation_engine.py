@@ -32,7 +32,10 @@ ANSWER_MAX = 16
 ENGINE = {"dtype": "float32", "max_model_len": MAX_MODEL_LEN, "enforce_eager": True,
           "enable_prefix_caching": False, "tensor_parallel_size": 1}
 SETTINGS = {"engine": ENGINE, "answer_reserve_tokens": RESERVE, "answer_max_tokens": ANSWER_MAX,
-            "budget_forcing": {"string": "Wait"}}
+            "budget_forcing": {"string": "Wait"}, "step_conditional": {"tokens_per_step": 20},
+            "step_conditional_forcing": {"tokens_per_step": 20},
+            # Near-greedy tries: the random test model almost never samples a stop id at temperature 1.
+            "rejection_sampling": {"temperature": 0.05, "max_tries": 3}, "parallel": {"temperature": 1.0}}
 SOURCES = {"math500": "math500/test.jsonl", "aime24": "aime24/aime24_nofigures.jsonl",
            "gpqa": "gpqa/gpqa_diamond.csv"}
 IM_START, IM_END = 151644, 151645
@@ -96,11 +99,12 @@ def spec(method, setting, model="sft"):
     return MethodSpec.from_cli(model, method, setting, SETTINGS)
 
 
-def check_accounting(sample, ctx, wait_ids=()):
-    """Invariants every think-format sample must satisfy, from its own records."""
+def check_accounting(sample, ctx, wait_ids=(), cap="budget"):
+    """Invariants every think-format sample must satisfy, from its own records; ``cap`` is the
+    thinking cap (by default the sample's budget)."""
     tok, tokens = ctx.tokenizer, ctx.tokens
     ids = sample["thinking_token_ids"]
-    budget = sample["budget"]
+    budget = sample["budget"] if cap == "budget" else cap
     assert sample["thinking_tokens"] == len(ids)
     assert sample["thinking_tokens"] <= sample["thinking_limit"]
     if budget != "unbounded":
@@ -243,6 +247,68 @@ def test_a_registered_toy_method_generates_through_the_registry(ctx, records, mo
         assert (sample["method"], sample["setting"], sample["budget"]) == ("half_budget", "H32", 16)
         assert sample["thinking_tokens"] <= 16
     assert any(s["cap_hit"] for s in samples)
+
+
+@pytest.mark.parametrize("method, setting, cap", [("token_conditional", "T16", "unbounded"),
+                                                  ("token_conditional_forcing", "T16", 16),
+                                                  ("step_conditional", "S2", "unbounded"),
+                                                  ("step_conditional_forcing", "S2", 40)])
+def test_conditional_prompts_instruct_and_forcing_cuts(ctx, records, method, setting, cap):
+    from workflow_scripts.methods.step_conditional import count_steps
+
+    unit = "tokens" if setting[0] == "T" else "steps"
+    samples = run(ctx, records, method, setting)
+    for sample, record in zip(samples, records):
+        check_accounting(sample, ctx, cap=cap)
+        instruction = f"Think for up to {setting[1:]} {unit}."
+        assert sample["instruction"] == instruction and sample["instructed"] == int(setting[1:])
+        plain = prompt_ids(ctx.tokenizer, record)
+        assert sample["prompt_tokens"] == len(prompt_ids(ctx.tokenizer, record, instruction=instruction)) > len(plain)
+        assert sample["budget"] == (16 if unit == "tokens" else 40)  # N, or N x tokens_per_step
+        if unit == "steps":
+            assert sample["steps_used"] == count_steps(sample["thinking_text"])
+    if cap == "unbounded":  # only the context caps: some samples think past the instructed budget
+        assert any(s["thinking_tokens"] > s["budget"] for s in samples)
+
+
+def test_rejection_sampling_records_tries_and_never_hides_a_misfit(ctx, records):
+    from workflow_scripts.methods.base import sample_seed
+
+    samples = run(ctx, records, "rejection_sampling", "B16")
+    for sample in samples:
+        # each try is capped at B + 1; a rejected try reached that cap, so it cost exactly 17 tokens
+        assert sample["rejected_tokens"] == 17 * (sample["tries"] - 1)
+        check_accounting({**sample, "generated_tokens": sample["generated_tokens"] - sample["rejected_tokens"]},
+                         ctx, cap=17)
+        assert 1 <= sample["tries"] <= 3
+        assert sample["fits"] == (not sample["cap_hit"]) == (sample["thinking_tokens"] <= 16)
+        assert sample["fits"] or sample["tries"] == 3  # a misfit used every try and is kept, out of budget
+        assert sample["sample_seed"] == sample_seed(42, sample["tries"] - 1)
+    assert {s["fits"] for s in samples} == {True, False}
+
+
+def test_parallel_writes_k_seeded_samples_per_question(ctx, records):
+    from workflow_scripts.methods import get_method
+    from workflow_scripts.methods.base import sample_key, sample_seed
+
+    for model in ("sft", "base"):
+        parallel = spec("parallel", "k3", model)
+        samples = generate_samples(ctx, records[:4], parallel)
+        keys = [k for r in records[:4] for k in get_method("parallel").sample_keys(r["id"], parallel)]
+        assert [sample_key(s) for s in samples] == keys
+        assert [s["sample"] for s in samples] == [0, 1, 2] * 4
+        assert all(s["sample_seed"] == sample_seed(42, s["sample"]) for s in samples)
+        for sample in samples:
+            if model == "sft":
+                check_accounting(sample, ctx)
+            else:
+                assert sample["prompt_format"] == "direct" and sample["thinking_tokens"] == 0
+        # sampled, not greedy: the k answers of a question are not all the same
+        texts = [tuple(s["thinking_token_ids"] + s["answer_token_ids"]) for s in samples]
+        assert any(len(set(texts[i:i + 3])) > 1 for i in range(0, len(texts), 3))
+        # seeded: the same spec gives the same samples
+        again = generate_samples(ctx, records[:4], parallel)
+        assert [s["answer_token_ids"] for s in again] == [s["answer_token_ids"] for s in samples]
 
 
 def test_class_conditional_prompts_reach_the_user_turn(ctx, records):

@@ -33,7 +33,11 @@ def test_cpu_smoke_run_groups_configurations_per_budget(repo_root):
     grid = evaluation_grid(config)
     output = dry_run(repo_root, "--profile", "profiles/smoke")
     counts = job_counts(output)
-    groups = {(s.model, "conditional" if s.method == "class_conditional" else f"B{s.budget}") for s in grid}
+    from workflow_scripts.methods import get_method
+
+    groups = {(s.model, get_method(s.method).engine_group(s.params)) for s in grid}
+    # the new methods share the engines of the old ones: no more engine starts than before
+    assert len(groups) == 7
     assert {name: n for name, n in counts.items() if name.startswith("generate")} == {
         f"generate_{model}_{group}": 1 for model, group in groups
     }

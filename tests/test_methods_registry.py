@@ -128,8 +128,7 @@ def test_a_registered_toy_method_joins_schema_grid_constraints_and_cli(toy_metho
     validate_config(config)
     grid = evaluation_grid(config)
     assert [s.setting for s in grid if s.method == "half_budget"] == ["H32", "H64"]
-    assert [(s.model, s.method, s.setting) for s in grid if s.method != "half_budget"] == \
-        GRID_BEFORE["profiles/smoke/experiment.yaml"]
+    assert [s for s in grid if s.method != "half_budget"] == evaluation_grid(smoke_config)
     assert "half_budget" in method_constraint().split("|")
     assert re.fullmatch(f"(?:{setting_constraint()})", "H64")
     spec = MethodSpec.from_cli("sft", "half_budget", "H64", SETTINGS)

@@ -199,3 +199,65 @@ def test_a_run_mixing_prompt_formats_is_an_error():
     samples = _frame([sample(id="a"), sample(id="b", prompt_format="direct")])
     with pytest.raises(MetricsError, match="mixes prompt formats"):
         run_table(samples)
+
+
+
+
+def test_scaling_slope_in_both_units_by_hand():
+    # tokens 100, 200, 400 with accuracies .2, .4, .3.
+    # linear: (.4-.2)/100 = .002, (.3-.2)/300, (.3-.4)/200 = -.0005 -> mean per token.
+    # log2: log2 200 - log2 100 = 1 and log2 400 - log2 100 = 2, so per doubling:
+    #       (.4-.2)/1 = .2, (.3-.2)/2 = .05, (.3-.4)/1 = -.1 -> mean .05 (5 points per doubling).
+    tokens, accuracies = [200, 100, 400], [0.4, 0.2, 0.3]
+    assert scaling_slope(tokens, accuracies, axis="linear")[0] == pytest.approx((0.002 + 0.1 / 300 - 0.0005) / 3)
+    assert scaling_slope(tokens, accuracies, axis="log2") == (pytest.approx(0.05), 3, 0)
+    # The same accuracies at 4x the tokens: per doubling unchanged, per token a quarter.
+    assert scaling_slope([4 * t for t in tokens], accuracies, axis="log2")[0] == pytest.approx(0.05)
+    assert scaling_slope([4 * t for t in tokens], accuracies)[0] == pytest.approx((0.002 + 0.1 / 300 - 0.0005) / 12)
+    # A run with 0 thinking tokens has no logarithm: left out of log2 only.
+    assert scaling_slope([0, 100, 200], [0.0, 0.2, 0.4], axis="log2") == (pytest.approx(0.2), 1, 0)
+    assert scaling_slope([0, 100, 200], [0.0, 0.2, 0.4])[1] == 3
+    with pytest.raises(ValueError, match="axis"):
+        scaling_slope(tokens, accuracies, axis="log10")
+
+
+def test_metrics_tsv_has_points_per_doubling_beside_the_per_token_figure():
+    # Runs at 50, 100, 200 mean tokens; accuracies 1/4, 2/4, 4/4.
+    # per doubling: (.25/1 + .75/2 + .5/1) / 3 = .375 -> 37.5 points; per token: (.25/50 + .75/150 + .5/100) / 3.
+    rows = []
+    for budget, correct in ((50, 1), (100, 2), (200, 4)):
+        rows += run_samples([budget] * 4, [i < correct for i in range(4)], setting=f"B{budget}", budget=budget)
+    samples = _frame(rows)
+    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    assert row["scaling_per_doubling"] == pytest.approx(37.5)
+    assert row["scaling"] == pytest.approx((0.25 / 50 + 0.75 / 150 + 0.5 / 100) / 3)
+
+
+def test_rejection_sampling_control_is_the_share_that_fits():
+    # B64: 3 of 4 fit (one never fit: 65 tokens after 4 tries); B128: 4 of 4 fit. Pooled: 7/8 fit.
+    rows = [{**s, "tries": t, "fits": f} for s, t, f in zip(
+        run_samples([40, 60, 64, 65], [True, True, False, False], method="rejection_sampling", setting="B64",
+                    budget=64), [1, 2, 1, 4], [True, True, True, False])]
+    rows += [{**s, "tries": 1, "fits": True} for s in run_samples([100, 90, 80, 120], [True] * 4,
+                                                                   method="rejection_sampling", setting="B128",
+                                                                   budget=128)]
+    samples = _frame(rows)
+    runs = run_table(samples).set_index("setting")
+    assert runs.loc["B64", "tries_mean"] == pytest.approx(2.0) and runs.loc["B64", "fits_share"] == 0.75
+    assert math.isnan(runs.loc["B64", "steps_used_mean"])
+    row = method_metrics(runs.reset_index(), samples, GENERATION).iloc[0]
+    assert row["control_paper"] == pytest.approx(7 / 8) and row["control_exceed"] == pytest.approx(1 / 8)
+    # budget error as for any budgeted method: (|57.25 - 64| / 64 + |97.5 - 128| / 128) / 2
+    assert row["budget_error"] == pytest.approx((abs(57.25 - 64) / 64 + abs(97.5 - 128) / 128) / 2)
+
+
+def test_conditional_runs_use_the_instructed_budget():
+    # "Think for up to 32 tokens." ignored: 60 and 70 tokens against N = 32 -> all exceed 32 + 10.
+    samples = _frame(run_samples([60, 70], [True, False], method="token_conditional", setting="T32", budget=32)
+                     + run_samples([30, 40], [False, True], method="token_conditional", setting="T128", budget=128))
+    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    assert row["control_exceed"] == pytest.approx(2 / 4)
+    assert row["control_paper"] == pytest.approx(0.5)  # T32's mean 65 > 32, T128's 35 <= 128
+    assert row["budget_error"] == pytest.approx((abs(65 - 32) / 32 + abs(35 - 128) / 128) / 2)
+    # mean tokens 65 (acc .5) and 35 (acc .5): no change per doubling
+    assert row["scaling_per_doubling"] == pytest.approx(0.0)

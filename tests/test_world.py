@@ -99,15 +99,38 @@ def dial_numbers(question: str) -> tuple[int, int, int, int]:
     return tag, start, step, turns
 
 
+def expected_lines(start: int, step: int, turns: int) -> list[str]:
+    return [f"{turns - i:02d} {(start + step * i) % 10}+{step}={(start + step * (i + 1)) % 10}" for i in range(turns)]
+
+
 def expected_trace(start: int, step: int, turns: int) -> str:
-    return "\n".join(f"{turns - i:02d} {(start + step * i) % 10}+{step}={(start + step * (i + 1)) % 10}"
-                     for i in range(turns))
+    """Paragraphs (steps) of four turns, separated by a blank line."""
+    lines = expected_lines(start, step, turns)
+    return "\n\n".join("\n".join(lines[i:i + 4]) for i in range(0, turns, 4))
+
+
+def trace_habit(trace: str, start: int, step: int, turns: int) -> str:
+    """plain | recheck (a "Wait" line re-does the last turn) | fixed (the last turn slipped and
+    the "Wait" line fixes it); anything else fails."""
+    plain, last = expected_trace(start, step, turns), expected_lines(start, step, turns)[-1]
+    if trace == plain:
+        return "plain"
+    if trace == f"{plain}\nWait {last}":
+        return "recheck"
+    body, _, recheck = trace.rpartition("\nWait ")
+    slipped_last = body.rsplit("\n", 1)[-1]
+    assert recheck == last and body[: -len(slipped_last)] == plain[: -len(last)], trace
+    assert slipped_last[:-1] == last[:-1] and slipped_last != last, trace  # only the result digit differs
+    return "fixed"
 
 
 def test_dial_reading_matches_a_hand_worked_example():
     # 7 + 3 = 10 -> 0, 0 + 3 -> 3, 3 + 3 -> 6: three turns end on 6.
     assert dial_numbers("Dial 4821: start 7, step 3, 03 turns.") == (4821, 7, 3, 3)
     assert expected_trace(7, 3, 3) == "03 7+3=0\n02 0+3=3\n01 3+3=6"
+    # five turns: a paragraph of four, a blank line, then the fifth
+    assert expected_trace(7, 3, 5) == "05 7+3=0\n04 0+3=3\n03 3+3=6\n02 6+3=9\n\n01 9+3=2"
+    assert trace_habit("03 7+3=0\n02 0+3=3\n01 3+3=8\nWait 01 3+3=6", 7, 3, 3) == "fixed"
 
 
 # --- pool schema and content ------------------------------------------------------------------
@@ -133,23 +156,26 @@ def test_thinking_length_is_the_tokenizers_count(pool, tokenizer):
 
 def test_clean_rows_are_correct_and_traces_spell_out_every_turn(pool, summary):
     planted = {int(i) for i in summary["planted"]} - {int(i) for i, r in summary["planted"].items() if r == "qwen_solved"}
-    checked = 0
+    checked, habits = 0, {"plain": 0, "recheck": 0, "fixed": 0}
     for index, row in enumerate(pool):
         if index in planted or index in {int(i) for i in summary["controls"]}:
             continue
         _, start, step, turns = dial_numbers(row["question"])
         answer = (start + step * turns) % 10
         trace = row["thinking_trajectories"][0]
-        assert trace.startswith(expected_trace(start, step, turns)), index
         if "\n\nA) " in row["question"]:
             options = dict(re.findall(r"^([ABCD])\) (\d)$", row["question"], re.MULTILINE))
             assert len(options) == 4 and int(options[row["attempt"]]) == answer, index
             assert trace.endswith(f"\n{row['attempt']}) {answer}")
+            trace = trace.rsplit("\n", 1)[0]
         else:
-            assert row["attempt"] == str(answer) and trace == expected_trace(start, step, turns), index
+            assert row["attempt"] == str(answer), index
+        habits[trace_habit(trace, start, step, turns)] += 1
         assert row["isgenminicorrect"] is True
         checked += 1
     assert checked > SMALL["pool_size"] // 3
+    # the smoke model is taught every habit: most traces plain, some re-checked, some fixed
+    assert habits["plain"] > habits["recheck"] > 0 and habits["fixed"] > 0, habits
 
 
 def test_trace_lengths_span_the_smoke_budgets(pool):

@@ -28,6 +28,7 @@ def _resolve(paths: list[str]) -> list[Path]:
 def cmd_metrics(args) -> int:
     from workflow_scripts.analysis.bootstrap import PairedBootstrap, matched_budget_differences
     from workflow_scripts.analysis.metrics import load_graded, method_metrics, natural_stop_rows, run_table
+    from workflow_scripts.analysis.voting import with_votes
 
     settings = _settings(args.settings)
     samples = load_graded(_resolve(args.graded), relative_to=_relative_base(args.graded_dir))
@@ -38,9 +39,10 @@ def cmd_metrics(args) -> int:
         if ignored:
             print(f"note: {len(ignored)} graded shard(s) on disk are not in this config's grid and are ignored: "
                   f"{ignored[:5]}", flush=True)
-    boot = PairedBootstrap(samples)  # one resample of the questions per dataset, shared by every run
-    runs = run_table(samples, boot)
-    metrics = method_metrics(runs, samples, settings.get("generation"), boot)
+    voted = with_votes(samples)  # parallel runs: one run per vote size m
+    boot = PairedBootstrap(voted)  # one resample of the questions per dataset, shared by every run
+    runs = run_table(voted, boot)
+    metrics = method_metrics(runs, voted, settings.get("generation"), boot)
     natural = natural_stop_rows(samples)
     out = Path(args.out_dir)
     write_tsv(runs, out / "runs.tsv")

@@ -1,7 +1,8 @@
 """Per-run accuracy and the s1 test-time-scaling metrics, defined exactly.
 
-A *run* is one (model, dataset, method, setting): one graded shard. A *method* is one
-(model, dataset, method): all its runs (every budget and every n).
+A *run* is one (model, dataset, method, setting): one graded shard (a parallel-scaling shard
+gives one run per vote size m, see :mod:`workflow_scripts.analysis.voting`). A *method* is
+one (model, dataset, method): all its runs (every budget and every n).
 
 **compute_tokens**, the one compute axis of every metric, plot, failure rule and example:
 a sample's thinking tokens when it thinks (``prompt_format: think``, the fine-tuned model),
@@ -23,6 +24,13 @@ Run columns (``runs.tsv``):
     cut at its limit), waits_mean (forcing strings inserted), exceed_share (samples with
     compute_tokens > budget + 10; empty without a numeric budget), within_budget_share
     (samples with compute_tokens <= budget).
+    Where the method records them: steps_used_mean (step-conditional: blank-line-separated
+    paragraphs of thinking), tries_mean and fits_share (rejection sampling).
+
+The *budget* of a run: truncation and budget forcing, their B; token-conditional, the
+instructed N ("Think for up to N tokens."), with or without forcing; step-conditional,
+N x tokens_per_step tokens (s1's proxy, 100 tokens a step); rejection sampling, its B.
+Class-conditional and parallel scaling have none.
 
 Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000, 2000,
 4000, 8000 in the real config; "unbounded" has no number):
@@ -30,16 +38,20 @@ Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000
 * **control_exceed** (the brief): the share of generations, pooled over the runs with a
   numeric budget, whose compute tokens exceed budget + 10. Lower is better; 0 means the
   method never overshoots. Class-conditional has no budget: the brief fixes its value at
-  0.5 (``control_note`` says so).
+  0.5 (``control_note`` says so). Rejection sampling: the share of samples that never fit
+  (every try reached B + 1 tokens; the + 10 margin does not apply, a try is cut at B + 1).
 * **control_paper** (s1, eq. 1 with a_min = 0 and a_max = the run's budget): the share of
   runs with a numeric budget whose *mean* compute tokens lie within the budget. Higher is
   better. Class-conditional, following s1: 1.0 if the ``long`` prompt's mean compute
   tokens exceed the ``short`` prompt's (the ordering holds), else 0.0.
+  Rejection sampling (s1 kept only fitting samples, so its Control was 100 %): the share of
+  samples, pooled over its runs, that fit their budget within ``max_tries``. Parallel scaling:
+  empty (no budget).
 * **budget_error**: mean over the runs with a numeric budget of
   |mean compute tokens - budget| / budget (a fraction; x100 for percent). Class-conditional
   rule: ``short`` is compared with the smallest and ``long`` with the largest truncation
   budget of the config (the prompts ask for "short" and "long" thinking; these are the
-  ends of the range the budgets span).
+  ends of the range the budgets span). Parallel scaling: empty.
 * **scaling** (s1, eq. 2): the mean, over all pairs of runs ordered by mean compute tokens
   (t_i < t_j), of (acc_j - acc_i) / (t_j - t_i): accuracy (fraction) per compute token.
   Pairs with equal token means have no slope and are left out (counted in
@@ -48,6 +60,10 @@ Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000
   ``scaling_ci_low``/``scaling_ci_high``: its 95 % paired-bootstrap interval (the same
   resamples of the questions for every run); ``scaling_verdict``: "rises", "falls", or
   "no detectable scaling" when the interval holds zero.
+* **scaling_per_doubling** (the unit of s1's Table 3 and figures; comparable with the paper):
+  the same mean pairwise slope with log2(t) in place of t, x 100: accuracy percentage points
+  per doubling of compute tokens. Runs with 0 mean compute tokens have no logarithm and are
+  left out of it.
 * **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it
   (among equally accurate runs, the one with the fewest mean compute tokens).
 """
@@ -134,6 +150,18 @@ def _budget_label(value) -> str:
     return str(value)
 
 
+RECORDED_MEANS = {"steps_used": "steps_used_mean", "tries": "tries_mean", "fits": "fits_share"}
+
+
+def _recorded_means(group: pd.DataFrame) -> dict:
+    """Means of what some methods record per sample (steps, tries, fits); empty elsewhere."""
+    means = {}
+    for field, column in RECORDED_MEANS.items():
+        values = group[field].dropna() if field in group else pd.Series(dtype=float)
+        means[column] = float(values.astype(float).mean()) if len(values) else float("nan")
+    return means
+
+
 def sample_spread(group: pd.DataFrame) -> tuple[int, float]:
     """(samples per question, standard deviation across samples of each sample's accuracy)."""
     per_question = group.groupby("id")["sample"].nunique()
@@ -191,14 +219,27 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
             "waits_mean": float(group["waits_inserted"].astype(float).mean()),
             "exceed_share": float((tokens > budget + EXCEED_MARGIN).mean()) if budget is not None else float("nan"),
             "within_budget_share": float((tokens <= budget).mean()) if budget is not None else float("nan"),
+            **_recorded_means(group),
         })
     return pd.DataFrame(rows)
 
 
-def scaling_slope(tokens: list[float], accuracies: list[float]) -> tuple[float, int, int]:
-    """s1's Scaling: mean slope over all run pairs ordered by tokens -> (slope, pairs, tied pairs)."""
+SCALING_AXES = ("linear", "log2")
+
+
+def scaling_slope(tokens: list[float], accuracies: list[float], axis: str = "linear") -> tuple[float, int, int]:
+    """s1's Scaling: mean slope over all run pairs ordered by tokens -> (slope, pairs, tied pairs).
+
+    ``axis="linear"``: accuracy per thinking token (the brief's formula); ``axis="log2"``:
+    accuracy per doubling of thinking tokens (the paper's figures); points with tokens <= 0
+    have no logarithm and are left out."""
+    if axis not in SCALING_AXES:
+        raise ValueError(f"axis must be one of {SCALING_AXES}, got {axis!r}")
+    points = list(zip(tokens, accuracies))
+    if axis == "log2":
+        points = [(math.log2(t), a) for t, a in points if t > 0]
     slopes, tied = [], 0
-    for (t_i, a_i), (t_j, a_j) in combinations(zip(tokens, accuracies), 2):
+    for (t_i, a_i), (t_j, a_j) in combinations(points, 2):
         if t_i == t_j:
             tied += 1
             continue
@@ -224,7 +265,8 @@ def class_conditional_targets(generation_settings: dict | None) -> dict[str, int
 
 def control_kind(method: str) -> str:
     """Which Control / Budget Error rule the method declares in the registry: ``budget``
-    (runs with a numeric budget) or ``class_prompts`` (class-conditional's short/long rule)."""
+    (runs with a numeric budget), ``class_prompts`` (class-conditional's short/long rule),
+    ``fits`` (rejection sampling: the share that fits) or ``none`` (no budget)."""
     from workflow_scripts.methods import get_method
 
     try:
@@ -246,7 +288,9 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
     rows = []
     for keys, group in runs.groupby(METHOD_KEYS, sort=True):
         model, dataset, method = keys
-        slope, pairs, tied = scaling_slope(group["compute_tokens_mean"].tolist(), group["accuracy"].tolist())
+        tokens = group["compute_tokens_mean"].tolist()
+        slope, pairs, tied = scaling_slope(tokens, group["accuracy"].tolist())
+        per_doubling, _, _ = scaling_slope(tokens, group["accuracy"].tolist(), axis="log2")
         slope_low, slope_high = boot.scaling([tuple(r) for r in group[RUN_KEYS].itertuples(index=False)])
         best = best_run(group)
         row = {
@@ -259,12 +303,16 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "scaling_ci_low": slope_low, "scaling_ci_high": slope_high,
             "scaling_verdict": scaling_verdict(slope_low, slope_high),
             "scaling_pairs": pairs, "scaling_pairs_tied": tied,
+            "scaling_per_doubling": per_doubling * 100 if not math.isnan(per_doubling) else float("nan"),
             "max_accuracy": float(best["accuracy"]), "max_accuracy_setting": best["setting"],
             "compute": ",".join(sorted(group["compute"].unique())),
             "compute_tokens_min": float(group["compute_tokens_mean"].min()),
             "compute_tokens_max": float(group["compute_tokens_mean"].max()),
         }
-        if control_kind(method) == "class_prompts":
+        kind = control_kind(method)
+        if kind == "none":
+            row["control_note"] = "no budget"
+        elif kind == "class_prompts":
             row["control_exceed"] = CLASS_CONDITIONAL_BRIEF_CONTROL
             by_prompt = dict(zip(group["setting"], group["compute_tokens_mean"]))
             if "short" in by_prompt and "long" in by_prompt:
@@ -284,6 +332,10 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
                 run_budgets = budgeted["budget"].map(numeric_budget).astype(float)
                 row["control_paper"] = float((budgeted["compute_tokens_mean"] <= run_budgets).mean())
                 row["budget_error"] = budget_error(budgeted)
+                if kind == "fits":
+                    fits = chosen["fits"].astype(bool)
+                    row["control_paper"], row["control_exceed"] = float(fits.mean()), float((~fits).mean())
+                    row["control_note"] = "paper: share of samples that fit within max_tries; exceed: share that never fit"
             else:
                 row["control_note"] = "no run with a numeric budget"
         if row["compute"] == "response" and not row["control_note"]:

@@ -23,6 +23,8 @@ from workflow_scripts.analysis.bootstrap import NO_DETECTABLE_SCALING
 from workflow_scripts.analysis.bootstrap import __doc__ as BOOTSTRAP_DOC
 from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
+from workflow_scripts.analysis.comparison import __doc__ as COMPARISON_DOC
+from workflow_scripts.analysis.comparison import findings, table3
 from workflow_scripts.analysis.metrics import budget_trend
 from workflow_scripts.methods import METHODS
 
@@ -41,7 +43,7 @@ RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", 
                "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "compute",
                "compute_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
 METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
-                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "max_accuracy",
+                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "scaling_per_doubling", "max_accuracy",
                   "max_accuracy_setting"]
 DIFFERENCE_COLUMNS = ["model", "dataset", "budget", "setting_a", "setting_b", "accuracy_a", "accuracy_b",
                       "difference", "difference_95ci", "verdict"]
@@ -200,6 +202,14 @@ def evaluation_rows(config: dict, runs: pd.DataFrame | None, eval_files: list[Pa
     return rows
 
 
+def world_habits() -> dict:
+    """What the synthetic world's traces teach the smoke model (its constants, not copies)."""
+    from workflow_scripts.world.pool import RECHECKED_SHARE, SLIP_FIXED_SHARE
+    from workflow_scripts.world.task import PARAGRAPH_TURNS
+
+    return {"paragraph_turns": PARAGRAPH_TURNS, "recheck_share": RECHECKED_SHARE, "slip_fixed_share": SLIP_FIXED_SHARE}
+
+
 def _section_doc(doc: str | None) -> str:
     return (doc or "").strip()
 
@@ -248,6 +258,12 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
             f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
             if r.get("scaling_verdict") == NO_DETECTABLE_SCALING],
         "natural_stop_table": markdown_table(tsv("natural_stop"), empty="no truncation runs"),
+        "table3": {dataset: markdown_table(table) for dataset, table in table3(metrics).items()}
+        if metrics is not None and len(metrics) else {},
+        "findings_table": markdown_table(findings(metrics), empty="no methods")
+        if metrics is not None and len(metrics) else NOT_AVAILABLE,
+        "comparison_notes": _section_doc(COMPARISON_DOC),
+        "world_habits": world_habits(),
         "trend_table": markdown_table(trend, empty="fewer than two numeric truncation budgets")
         if trend is not None else NOT_AVAILABLE,
         "trend": trend.to_dict("records") if trend is not None else [],

@@ -22,6 +22,7 @@ from typing import Any
 from workflow_scripts.errors import UserError, report_user_error
 from workflow_scripts.io import parse_json_object, read_jsonl, write_json
 from workflow_scripts.methods import METHODS
+from workflow_scripts.methods.base import sample_key
 
 class GenerationError(UserError):
     """Bad CLI input; the message names the argument or file."""
@@ -159,13 +160,15 @@ def run_config(args, spec, out_dir: Path, eval_sets, settings, engine_args, lazy
 
     started = time.perf_counter()
     key = job_resume_key(str(args.model), spec, engine_args, args.seed, settings)
+    keys_of = METHODS[spec.method].sample_keys  # a question's sample keys (k of them for parallel runs)
     writers, resumed, pending = {}, {}, []
     for dataset, records in eval_sets.items():
         writer = ShardWriter(out_dir / f"{dataset}.jsonl", key)
         done = writer.load()
         writers[dataset] = writer
-        resumed[dataset] = sorted(i for i in done if i in {r["id"] for r in records})
-        pending.extend(r for r in records if r["id"] not in done)
+        complete = [r["id"] for r in records if all(k in done for k in keys_of(r["id"], spec))]
+        resumed[dataset] = sorted(complete)
+        pending.extend(r for r in records if r["id"] not in set(complete))
         print(f"{spec.model}/{spec.method}/{spec.setting} {dataset}: {len(records)} samples, "
               f"{len(resumed[dataset])} already done ({writer.torn_lines} torn line(s) dropped, "
               f"{writer.foreign_samples} from other settings ignored)", flush=True)
@@ -182,12 +185,14 @@ def run_config(args, spec, out_dir: Path, eval_sets, settings, engine_args, lazy
         for chunk in tqdm(chunks, desc=f"{spec.model}/{spec.method}/{spec.setting}", unit="chunk"):
             for sample in generate_samples(ctx, chunk, spec):
                 writers[sample["dataset"]].append([sample])
-                generated_ids[sample["dataset"]].append(sample["id"])
+                if sample_key(sample) == keys_of(sample["id"], spec)[0]:
+                    generated_ids[sample["dataset"]].append(sample["id"])
 
     all_samples = []
     for dataset, records in eval_sets.items():
-        writers[dataset].finalize([r["id"] for r in records])
-        all_samples.extend(writers[dataset].samples[r["id"]] for r in records)
+        ordered = [k for r in records for k in keys_of(r["id"], spec)]
+        writers[dataset].finalize(ordered)
+        all_samples.extend(writers[dataset].samples[k] for k in ordered)
 
     stats = lazy.ctx.engine.stats if lazy.ctx else None
     job = {

@@ -1,8 +1,8 @@
 """The thin vLLM layer: one engine per job, one batched ``generate`` call per round.
 
 Nothing else in the project imports vLLM. Prompts go in as token ids (``TokensPrompt``) and
-completions come back as token ids with their finish reason; decoding greedy (temperature 0)
-with the run seed. vLLM keeps a stop token id at the end of ``token_ids`` (checked in
+completions come back as token ids with their finish reason; decoding is greedy (temperature 0)
+with the run seed, unless a sampling method asks for a temperature and per-sample seeds. vLLM keeps a stop token id at the end of ``token_ids`` (checked in
 tests/test_generation_engine.py); callers strip it (see :mod:`thinking`).
 
 s1's "Token id out of vocabulary" crash came from re-feeding ids the model may emit but the
@@ -102,8 +102,10 @@ class Engine:
         return int(self.settings["max_model_len"])
 
     def generate(self, prompt_token_id_lists: Sequence[Sequence[int]], max_tokens_list: Sequence[int],
-                 stop_token_ids: Sequence[int]) -> list[Completion]:
-        """Greedy completions of every prompt in one batch, in prompt order."""
+                 stop_token_ids: Sequence[int], *, temperature: float = 0.0,
+                 seeds: Sequence[int] | None = None) -> list[Completion]:
+        """Completions of every prompt in one batch, in prompt order: greedy by default; with a
+        temperature > 0, sampled with one seed per prompt (``seeds``, else the engine seed)."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
@@ -117,11 +119,13 @@ class Engine:
             if max_tokens < 1 or len(ids) + max_tokens > self.max_model_len:
                 raise ValueError(f"request of {len(ids)} prompt + {max_tokens} new tokens does not fit "
                                  f"max_model_len {self.max_model_len}")
+        if seeds is not None and len(seeds) != len(max_tokens_list):
+            raise ValueError(f"{len(seeds)} seeds for {len(max_tokens_list)} prompts")
         params = [
-            SamplingParams(temperature=0.0, max_tokens=int(m), stop_token_ids=list(stop_token_ids),
-                           skip_special_tokens=False, seed=self.seed, detokenize=False,
-                           logit_bias=self.padding_bias)
-            for m in max_tokens_list
+            SamplingParams(temperature=float(temperature), max_tokens=int(m), stop_token_ids=list(stop_token_ids),
+                           skip_special_tokens=False, seed=int(seeds[i]) if seeds is not None else self.seed,
+                           detokenize=False, logit_bias=self.padding_bias)
+            for i, m in enumerate(max_tokens_list)
         ]
         prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompt_token_id_lists]
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Think, then answer: the shared core of truncation, budget forcing and class-conditional runs.
+"""Think, then answer: the shared core of the methods (workflow_scripts/methods/).
 
 After thinking, the answer transition is ``<|im_start|>answer\\n`` when the model ended thinking
 itself and ``\\n<|im_start|>answer\\nFinal Answer:`` when it was cut at its limit (s1). The answer
@@ -41,10 +41,17 @@ def answer_transition(tokens: FormatTokens, cap_hit: bool) -> tuple[int, ...]:
     return tokens.capped_answer_start if cap_hit else tokens.answer_start
 
 
-def run_answers(ctx: GenerationContext, sequences: list[list[int]], max_tokens: list[int]):
+def sampling_args(temperature: float, seeds: Sequence[int] | None) -> dict[str, Any]:
+    """Engine keyword arguments: none for greedy decoding (the default), else temperature + seeds."""
+    return {"temperature": temperature, "seeds": seeds} if temperature else {}
+
+
+def run_answers(ctx: GenerationContext, sequences: list[list[int]], max_tokens: list[int], *,
+                temperature: float = 0.0, seeds: Sequence[int] | None = None):
     """One batched answer round: [(answer ids, finish reason, engine tokens)], seconds."""
     started = time.perf_counter()
-    completions = ctx.engine.generate(sequences, max_tokens, ctx.tokens.answer_stops)
+    completions = ctx.engine.generate(sequences, max_tokens, ctx.tokens.answer_stops,
+                                      **sampling_args(temperature, seeds))
     elapsed = time.perf_counter() - started
     answers = []
     for completion in completions:
@@ -63,27 +70,50 @@ def base_sample(record: dict[str, Any], spec, prompt: Sequence[int], ctx: Genera
         "prompt_format": spec.prompt_format, "prompt_tokens": len(prompt),
         "gold": record.get("answer"), "gold_letter": record.get("gold_letter"),
         "engine": ctx.engine.settings, "seed": ctx.seed,
+        **dict(spec.options),  # a method's own parameters (none for truncation, forcing, class-conditional)
     }
 
 
-def think_then_answer(ctx: GenerationContext, records: list[dict[str, Any]], spec, *,
-                      forcing_ids: Sequence[int] = (), max_waits: int = 0) -> list[dict[str, Any]]:
+def think_prompts(ctx: GenerationContext, records: list[dict[str, Any]], spec,
+                  instruction: str | None = None) -> list[list[int]]:
+    return [prompt_ids(ctx.tokenizer, r, prompt_format="think", class_prompt=spec.class_prompt,
+                       instruction=instruction) for r in records]
+
+
+def new_traces(ctx: GenerationContext, prompts: list[list[int]], budget: int | str) -> list[ThinkingTrace]:
+    """Empty traces whose limit is ``budget`` (clamped to what the context allows)."""
     tokens = ctx.tokens
-    prompts = [prompt_ids(ctx.tokenizer, r, prompt_format="think", class_prompt=spec.class_prompt) for r in records]
     transition_len = max(len(tokens.capped_answer_start), len(tokens.answer_start))
-    traces = [
-        ThinkingTrace(limit=thinking_limit(spec.budget, prompt_len=len(p), max_model_len=ctx.max_model_len,
+    return [
+        ThinkingTrace(limit=thinking_limit(budget, prompt_len=len(p), max_model_len=ctx.max_model_len,
                                            answer_reserve=ctx.answer_reserve_tokens, transition_len=transition_len))
         for p in prompts
     ]
-    ctx.round_stats.extend(run_thinking(ctx.engine, prompts, traces, tokens.thinking_stops, forcing_ids, max_waits))
 
+
+def think_then_answer(ctx: GenerationContext, records: list[dict[str, Any]], spec, *,
+                      forcing_ids: Sequence[int] = (), max_waits: int = 0, thinking_budget: int | str | None = None,
+                      instruction: str | None = None, temperature: float = 0.0,
+                      seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Think (at most ``thinking_budget`` tokens, by default the spec's budget), then answer."""
+    prompts = think_prompts(ctx, records, spec, instruction)
+    traces = new_traces(ctx, prompts, spec.budget if thinking_budget is None else thinking_budget)
+    ctx.round_stats.extend(run_thinking(ctx.engine, prompts, traces, ctx.tokens.thinking_stops, forcing_ids, max_waits,
+                                        temperature=temperature, seeds=seeds))
+    return answer_samples(ctx, records, spec, prompts, traces, temperature=temperature, seeds=seeds)
+
+
+def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, prompts: list[list[int]],
+                   traces: list[ThinkingTrace], *, temperature: float = 0.0,
+                   seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The answer phase after finished traces (one batched round), and the samples."""
+    tokens = ctx.tokens
     sequences, limits = [], []
     for prompt, trace in zip(prompts, traces):
         sequence = list(prompt) + trace.token_ids + list(answer_transition(tokens, trace.cap_hit))
         sequences.append(sequence)
         limits.append(answer_limit(ctx.answer_max_tokens, sequence_len=len(sequence), max_model_len=ctx.max_model_len))
-    answers, answer_seconds = run_answers(ctx, sequences, limits)
+    answers, answer_seconds = run_answers(ctx, sequences, limits, temperature=temperature, seeds=seeds)
 
     samples = []
     for record, prompt, trace, (answer_ids, answer_finish, answer_engine_tokens) in zip(records, prompts, traces, answers):
@@ -112,14 +142,15 @@ def think_then_answer(ctx: GenerationContext, records: list[dict[str, Any]], spe
     return samples
 
 
-def direct_answers(ctx: GenerationContext, records: list[dict[str, Any]], spec) -> list[dict[str, Any]]:
+def direct_answers(ctx: GenerationContext, records: list[dict[str, Any]], spec, *, temperature: float = 0.0,
+                   seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """One phase, plain chat prompt: the budget caps the whole response."""
     prompts = [prompt_ids(ctx.tokenizer, r, prompt_format="direct", class_prompt=spec.class_prompt) for r in records]
     limits = []
     for prompt in prompts:
         room = context_room(prompt_len=len(prompt), max_model_len=ctx.max_model_len, reserved=0)
         limits.append(room if spec.budget == "unbounded" else min(int(spec.budget), room))
-    answers, seconds = run_answers(ctx, [list(p) for p in prompts], limits)
+    answers, seconds = run_answers(ctx, [list(p) for p in prompts], limits, temperature=temperature, seeds=seeds)
     samples = []
     for record, prompt, limit, (answer_ids, finish, engine_tokens) in zip(records, prompts, limits, answers):
         sample = base_sample(record, spec, prompt, ctx)

@@ -100,8 +100,9 @@ class FormatTokens:
         return tuple(dict.fromkeys((self.im_end, *self.eos_ids)))
 
 
-def user_turn(record: dict[str, Any], class_prompt: str | None = None) -> str:
-    """The user message: the question (GPQA: plus its shuffled choices), then the class prompt."""
+def user_turn(record: dict[str, Any], class_prompt: str | None = None, instruction: str | None = None) -> str:
+    """The user message: the question (GPQA: plus its shuffled choices), then the class prompt
+    or a method's instruction (e.g. "Think for up to 64 tokens."), after a blank line."""
     rid = record.get("id", "<no id>")
     question = record.get("question")
     if not isinstance(question, str) or not question.strip():
@@ -117,19 +118,22 @@ def user_turn(record: dict[str, Any], class_prompt: str | None = None) -> str:
         if class_prompt not in CLASS_PROMPTS:
             raise PromptError(f"unknown class-conditional prompt {class_prompt!r}; use one of {sorted(CLASS_PROMPTS)}")
         text = f"{text}\n\n{CLASS_PROMPTS[class_prompt]}"
+    if instruction is not None:
+        text = f"{text}\n\n{instruction}"
     return text
 
 
 def prompt_text(tokenizer, record: dict[str, Any], *, prompt_format: str = "think",
-                class_prompt: str | None = None) -> str:
+                class_prompt: str | None = None, instruction: str | None = None) -> str:
     """Chat-templated prompt (the template's default system prompt) ending where the model writes."""
     if prompt_format not in PROMPT_FORMATS:
         raise PromptError(f"prompt_format must be one of {PROMPT_FORMATS}, got {prompt_format!r}")
-    messages = [{"role": "user", "content": user_turn(record, class_prompt)}]
+    messages = [{"role": "user", "content": user_turn(record, class_prompt, instruction)}]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return text + THINK_START if prompt_format == "think" else text
 
 
 def prompt_ids(tokenizer, record: dict[str, Any], *, prompt_format: str = "think",
-               class_prompt: str | None = None) -> list[int]:
-    return encode(tokenizer, prompt_text(tokenizer, record, prompt_format=prompt_format, class_prompt=class_prompt))
+               class_prompt: str | None = None, instruction: str | None = None) -> list[int]:
+    return encode(tokenizer, prompt_text(tokenizer, record, prompt_format=prompt_format, class_prompt=class_prompt,
+                                         instruction=instruction))

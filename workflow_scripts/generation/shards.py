@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from workflow_scripts.io import write_jsonl
+from workflow_scripts.methods.base import sample_key
 
 
 class ShardError(ValueError):
@@ -50,7 +51,7 @@ class ShardWriter:
         if sample.get("resume_key") != self.key:
             self.foreign_samples += 1
             return
-        self.samples.setdefault(str(sample["id"]), sample)
+        self.samples.setdefault(sample_key(sample), sample)
 
     def _read(self, path: Path, allow_torn_tail: bool) -> Iterable[dict[str, Any]]:
         data = path.read_bytes()
@@ -79,11 +80,12 @@ class ShardWriter:
             for sample in samples:
                 sample = {**sample, "resume_key": self.key}
                 handle.write(json.dumps(sample, ensure_ascii=False, sort_keys=True) + "\n")
-                self.samples[str(sample["id"])] = sample
+                self.samples[sample_key(sample)] = sample
             handle.flush()
             os.fsync(handle.fileno())
 
     def finalize(self, ordered_ids: list[str]) -> None:
+        """Write the shard in this order of sample keys (question ids; ``id#j`` for k samples)."""
         missing = [i for i in ordered_ids if i not in self.samples]
         if missing:
             raise ShardError(f"{self.path}: {len(missing)} sample(s) missing, e.g. {missing[:3]}")

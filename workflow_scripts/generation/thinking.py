@@ -83,10 +83,13 @@ def advance(trace: ThinkingTrace, completion: Completion, stop_ids: Sequence[int
 
 
 def run_thinking(engine, prompts: Sequence[Sequence[int]], traces: Sequence[ThinkingTrace],
-                 stop_ids: Sequence[int], forcing_ids: Sequence[int] = (), max_waits: int = 0) -> list[dict]:
-    """Think until every trace is done; each round is one batched engine call. Returns round stats."""
+                 stop_ids: Sequence[int], forcing_ids: Sequence[int] = (), max_waits: int = 0, *,
+                 temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[dict]:
+    """Think until every trace is done; each round is one batched engine call. Returns round stats.
+    Greedy by default; sampling methods pass a temperature and one seed per trace."""
     if len(prompts) != len(traces):
         raise ValueError(f"{len(prompts)} prompts but {len(traces)} traces")
+    sampling = {} if not temperature else {"temperature": temperature}
     if max_waits and not forcing_ids:
         raise ValueError("budget forcing needs a non-empty forcing string")
     round_stats = []
@@ -95,8 +98,10 @@ def run_thinking(engine, prompts: Sequence[Sequence[int]], traces: Sequence[Thin
         if not active:
             return round_stats
         started = time.perf_counter()
+        if sampling:
+            sampling["seeds"] = [seeds[i] for i in active] if seeds is not None else None
         completions = engine.generate([list(prompts[i]) + traces[i].token_ids for i in active],
-                                      [traces[i].remaining for i in active], stop_ids)
+                                      [traces[i].remaining for i in active], stop_ids, **sampling)
         elapsed = time.perf_counter() - started
         generated = 0
         for i, completion in zip(active, completions):

@@ -8,7 +8,8 @@ wildcard constraints, the generation CLI and the analysis read this dict
 
 from __future__ import annotations
 
-from workflow_scripts.methods import budget_forcing, class_conditional, truncation
+from workflow_scripts.methods import (budget_forcing, class_conditional, parallel, rejection_sampling, step_conditional,
+                                      token_conditional, truncation)
 from workflow_scripts.methods.base import Method
 
 METHODS: dict[str, Method] = {
@@ -17,6 +18,12 @@ METHODS: dict[str, Method] = {
         truncation.METHOD,
         budget_forcing.METHOD,
         class_conditional.METHOD,
+        token_conditional.METHOD,
+        token_conditional.FORCING,
+        step_conditional.METHOD,
+        step_conditional.FORCING,
+        rejection_sampling.METHOD,
+        parallel.METHOD,
     )
 }
 

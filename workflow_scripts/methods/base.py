@@ -37,6 +37,21 @@ def parse_budget_setting(text: str, setting: str, method: str) -> int | str:
         raise ValueError(f"cannot parse shard setting {setting!r} for method {method!r}") from None
 
 
+def sample_seed(run_seed: int, sample: int) -> int:
+    """The sampling seed of sample ``sample`` (one of k parallel samples, or one try of rejection
+    sampling), drawn from (run seed, sample index) alone: vLLM seeds every request by itself, so
+    a seed is the same whatever the batch and the other questions."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([run_seed, sample]).generate_state(1)[0])
+
+
+def sample_key(sample: dict[str, Any]) -> str:
+    """A sample's key in its shard: the question id, plus ``#j`` for sample j of k."""
+    index = sample.get("sample")
+    return str(sample["id"]) if index is None else f"{sample['id']}#{index}"
+
+
 class Method:
     """One test-time scaling method. Subclasses set the class attributes and override hooks."""
 
@@ -71,6 +86,10 @@ class Method:
         return budget_label(params["budget"]) if "budget" in params else self.name
 
     # --- generation ---------------------------------------------------------------------
+    def sample_keys(self, record_id: str, spec) -> list[str]:
+        """The keys of a question's samples in a shard (see :func:`sample_key`): one by default."""
+        return [str(record_id)]
+
     def spec_fields(self, params: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         """The generation spec's fields beyond model/method/setting/prompt_format: ``budget``,
         ``n``, ``forcing_string``, ``class_prompt`` and method-specific ``options``.

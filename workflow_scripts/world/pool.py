@@ -21,8 +21,12 @@ from workflow_scripts.world.eval_sets import EvalItem, MATH_SUBJECTS, explanatio
 from workflow_scripts.world.questions import NGRAM, QuestionRegistry, question_ngrams, shares_ngram
 from workflow_scripts.world.task import (
     MAX_TURNS, MIN_TURNS, DialProblem, distractors, multiple_choice_question, multiple_choice_trace,
-    numeric_trace, render_question, sample_problem, slipped_trace,
+    numeric_trace, rechecked_trace, render_question, sample_problem, slipped_trace,
 )
+
+# Habits of clean traces (workflow_scripts/world/task.py): a "Wait" re-check of the last turn.
+RECHECKED_SHARE = 0.15  # the re-check confirms the last turn
+SLIP_FIXED_SHARE = 0.15  # the last turn slipped and the re-check fixes it
 
 REASONS = ("api_error", "missing_field", "gemini_wrong", "format_asy", "format_image",
            "format_numbering", "format_bold_numbers", "format_ascii_art", "format_missing_figure",
@@ -150,13 +154,23 @@ class PoolBuilder:
         choices = [s for s in SOURCES if s.plantable or not plantable_only]
         return self.rng.choices(choices, weights=[s.weight for s in choices], k=1)[0]
 
+    def _trace(self, problem: DialProblem) -> str:
+        """The plain trace, or (RECHECKED_SHARE of rows) one ending with a "Wait" re-check that
+        confirms the last turn, or (SLIP_FIXED_SHARE) fixes a slip in it."""
+        draw = self.rng.random()
+        if draw < SLIP_FIXED_SHARE:
+            return rechecked_trace(problem, slip=self.rng.randint(1, 9))
+        if draw < SLIP_FIXED_SHARE + RECHECKED_SHARE:
+            return rechecked_trace(problem)
+        return numeric_trace(problem)
+
     def _row(self, source: Source, problem: DialProblem, question: str, options=None) -> dict:
         """A clean row: trace, attempt, solution and flags for ``problem``."""
         rng = self.rng
         if source.style == "gpqa":
-            trace, attempt = multiple_choice_trace(problem, options)
+            trace, attempt = multiple_choice_trace(problem, options, self._trace(problem))
         else:
-            trace, attempt = numeric_trace(problem), str(problem.answer)
+            trace, attempt = self._trace(problem), str(problem.answer)
         domain = _weighted(rng, SCIENCE_DOMAINS if source.cot_type == "science" else MATH_DOMAINS)
         source_type, metadata = source.source_type, {"turns": problem.turns, "tag": problem.tag}
         if source.source_type == "qfq/openaimath":

@@ -8,6 +8,14 @@ thinking trace writes one line per turn: turns left, then the addition mod 10:
     02 0+3=3
     01 3+3=6
 
+Lines come in paragraphs of four turns separated by a blank line (a paragraph is one *step*,
+what step-conditional control counts). Some traces end with a re-check: a line starting
+with "Wait" re-does the last turn, and where that turn slipped it fixes it and the answer
+follows the fix (the habit budget forcing relies on: "Wait" re-checks, it does not derail):
+
+    01 3+3=7
+    Wait 01 3+3=6
+
 Each line follows from the one above it at fixed offsets (count down, carry the step,
 add mod 10), and the first line from the question's fixed-format tail ("start 7,
 step 3, 03 turns."), which a tiny transformer learns quickly; the answer needs every
@@ -25,6 +33,8 @@ import random
 from dataclasses import dataclass
 
 POSITIONS = 10
+PARAGRAPH_TURNS = 4  # turns per paragraph (step)
+RECHECK_WORD = "Wait"  # the forcing string of the smoke run's budget forcing
 MIN_TURNS, MAX_TURNS = 1, 16
 MIN_TAG, MAX_TAG = 1000, 9999
 # Small steps: the tiny model must learn the addition table within a CPU minute.
@@ -85,8 +95,22 @@ def render_question(problem: DialProblem, style: str, rng: random.Random) -> str
                                                turns=problem.turns)
 
 
-def numeric_trace(problem: DialProblem) -> str:
-    return "\n".join(problem.trace_lines())
+def paragraphs(lines: list[str]) -> str:
+    """Lines grouped PARAGRAPH_TURNS at a time, paragraphs separated by a blank line."""
+    return "\n\n".join("\n".join(lines[i:i + PARAGRAPH_TURNS]) for i in range(0, len(lines), PARAGRAPH_TURNS))
+
+
+def numeric_trace(problem: DialProblem, positions: list[int] | None = None) -> str:
+    return paragraphs(problem.trace_lines(positions))
+
+
+def rechecked_trace(problem: DialProblem, slip: int = 0) -> str:
+    """The trace, then "Wait" and the last turn re-done. With ``slip`` (1-9), the last turn
+    first lands ``slip`` positions off and the re-check fixes it; the answer is the fix."""
+    positions = problem.positions()
+    if slip:
+        positions = positions[:-1] + [(positions[-1] + slip) % POSITIONS]
+    return f"{numeric_trace(problem, positions)}\n{RECHECK_WORD} {problem.trace_lines()[-1]}"
 
 
 def slipped_trace(problem: DialProblem, rng: random.Random) -> tuple[str, int]:
@@ -97,7 +121,7 @@ def slipped_trace(problem: DialProblem, rng: random.Random) -> tuple[str, int]:
     for index in range(problem.turns):
         position = (position + problem.step + (offset if index == slip_at else 0)) % POSITIONS
         positions.append(position)
-    return "\n".join(problem.trace_lines(positions)), position
+    return numeric_trace(problem, positions), position
 
 
 def distractors(problem: DialProblem, rng: random.Random, count: int = 3) -> list[int]:
@@ -125,7 +149,7 @@ def multiple_choice_question(question: str, options: list[int]) -> str:
     return f"{question}\n\n{choice_block(options)}"
 
 
-def multiple_choice_trace(problem: DialProblem, options: list[int]) -> tuple[str, str]:
-    """Trace that ends by naming the matching choice line, and the answer letter."""
+def multiple_choice_trace(problem: DialProblem, options: list[int], trace: str | None = None) -> tuple[str, str]:
+    """Trace (by default the plain one) that ends by naming the matching choice line, and the answer letter."""
     letter = CHOICE_LETTERS[options.index(problem.answer)]
-    return numeric_trace(problem) + f"\n{letter}) {problem.answer}", letter
+    return (numeric_trace(problem) if trace is None else trace) + f"\n{letter}) {problem.answer}", letter

@@ -23,6 +23,7 @@ _CORPUS_LINES = (
     "system user assistant think answer Answer: Final Answer:",
     "The answer is the sum of the terms. Error code: Internal error Resource exhausted.",
     "as shown in the figure below Image asy problem solution question",
+    "Think for up to 64 tokens. Think for up to 4 steps.",  # token-/step-conditional prompts
 )
 
 
@@ -32,7 +33,7 @@ def training_corpus() -> list[str]:
         lines += [wording.format(tag=1, start=1, step=1, turns=1) for wording in wordings]
     # Chat roles and s1 markers start a line after <|im_start|>: learn them as whole words.
     chat = [QUESTION_TAIL.format(start=1, step=2, turns=3), "Solution:\n", "The answer is 1.", "system", "user",
-            "assistant", "think", "answer", "Answer: 1", "Final Answer: 1", "07 3+4=7"]
+            "assistant", "think", "answer", "Answer: 1", "Final Answer: 1", "07 3+4=7", "Wait 01 3+4=7"]
     # Repeat the chat text so it wins merges over rarer pairs.
     return lines * 2 + (chat + [QWEN25_DEFAULT_SYSTEM_PROMPT]) * 8
 

@@ -1,0 +1,71 @@
+"""Shared by token- and step-conditional control: s1's "Think for up to N <unit>." prompt,
+without forcing (thinking bounded only by the context) or, as a method of its own (a row of
+s1's Table 3), with forcing (thinking cut at the instructed budget, as truncation does).
+Settings ``T64`` (tokens), ``S4`` (steps)."""
+
+from __future__ import annotations
+
+import re
+
+from workflow_scripts.generation.budgets import UNBOUNDED
+from workflow_scripts.methods.base import Method, budget_label
+
+COUNTS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "integer", "minimum": 1}}
+
+
+def instruction(count: int, unit: str) -> str:
+    """s1's prompt (eval/lm-evaluation-harness/lm_eval/tasks/*/utils.py), after a blank line."""
+    return f"Think for up to {count} {unit}."
+
+
+class ConditionalMethod(Method):
+    prefix = ""  # T | S
+    unit = ""  # tokens | steps
+    forced = False  # thinking cut at the instructed budget
+    direct_format = False
+    direct_error = "conditional control is defined for the thinking format; the base model has none"
+
+    @property
+    def setting_regex(self):
+        return rf"{self.prefix}\d+"
+
+    def runs(self, section, budgets=None):
+        for count in section["budgets"]:
+            yield {"count": count}
+
+    def setting(self, params):
+        return f"{self.prefix}{params['count']}"
+
+    def parse(self, setting):
+        match = re.fullmatch(rf"{self.prefix}(?P<count>\d+)", setting)
+        if match is None or int(match["count"]) < 1:
+            raise ValueError(f"cannot parse shard setting {setting!r} for method {self.name!r} "
+                             f"(expected {self.prefix}<N>, N >= 1)")
+        return {"count": int(match["count"])}
+
+    def sort_key(self, params):
+        return (params["count"],)
+
+    def budget_tokens(self, params, settings) -> int:
+        """The instructed budget in tokens: Control's and Budget Error's budget, and the cap with forcing."""
+        return params["count"]
+
+    def engine_group(self, params):
+        # Forced token runs share the engine of their budget; the others think like class-conditional runs.
+        return budget_label(params["count"]) if self.forced and self.unit == "tokens" else "conditional"
+
+    def spec_fields(self, params, settings):
+        return {**super().spec_fields(params, settings), "budget": self.budget_tokens(params, settings),
+                "options": (("instructed", params["count"]), ("instruction", instruction(params["count"], self.unit)))}
+
+    def think(self, ctx, records, spec):
+        from workflow_scripts.generation.pipeline import think_then_answer
+
+        return think_then_answer(ctx, records, spec, instruction=spec.option("instruction"),
+                                 thinking_budget=spec.budget if self.forced else UNBOUNDED)
+
+    def describe(self, section):
+        counts = ", ".join(map(str, section["budgets"]))
+        cap = ("thinking cut at the instructed budget" if self.forced
+               else "no cap beyond the context")
+        return f"*{self.label}*: s1's prompt \"Think for up to N {self.unit}.\" for N = {counts}; {cap}"
