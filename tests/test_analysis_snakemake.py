@@ -66,6 +66,12 @@ def smoke_run(tmp_path_factory, repo_root, shared_data):
     config = yaml.safe_load((repo_root / "profiles" / "smoke" / "experiment.yaml").read_text())
     config["generation"]["truncation"]["budgets"] = [16, 64]
     config["generation"]["budget_forcing"].update({"budgets": [64], "n": {"default": [1]}})
+    # the analysis DAG of the first three methods (the smoke run covers the others end to end)
+    for method in ("token_conditional", "token_conditional_forcing", "step_conditional", "step_conditional_forcing",
+                   "rejection_sampling"):
+        config["generation"][method] = {"budgets": []}
+    config["generation"]["parallel"] = {"k": 0}
+    config["generation"]["baseline"] = {"methods": ["truncation"]}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     results = work / "results" / config["run_name"]
     rank = {16: 1, 64: 4, "unbounded": 5, None: 3}

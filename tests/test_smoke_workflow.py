@@ -8,6 +8,7 @@ truncation accuracy rises with the budget (the synthetic task needs its trace).
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 import sys
@@ -88,6 +89,32 @@ def test_truncation_accuracy_rises_with_the_budget(smoke_run):
     assert len(pooled) >= 3
     # The smallest budget cannot finish the trace; the largest finite one mostly can.
     assert pooled.iloc[-1] > pooled.iloc[0] + 0.2, pooled.to_dict()
+
+
+def test_every_method_has_metrics_a_table3_row_and_its_records(smoke_run):
+    from workflow_scripts.methods import METHODS
+
+    _, _, config, results = smoke_run
+    grid = evaluation_grid(config)
+    metrics = pd.read_csv(results / "analysis" / "metrics.tsv", sep="\t")
+    runs = pd.read_csv(results / "analysis" / "runs.tsv", sep="\t", dtype={"setting": str})
+    report = (results / "REPORT.md").read_text()
+    for method in {s.method for s in grid}:
+        assert set(metrics[metrics.method == method].dataset) == {"math500", "aime24", "gpqa"}, method
+        assert f"| {METHODS[method].label} |" in report, method
+    assert "scaling_per_doubling" in metrics.columns
+    # parallel scaling: one run per vote size, from one k-sample shard per model
+    k = config["generation"]["parallel"]["k"]
+    votes = runs[runs.method == "parallel"]
+    assert sorted(set(votes.setting)) == sorted(f"k{k}-m{m}" for m in (1, 2, 4) if m <= k)
+    # per-sample records of the new methods
+    shard = results / "graded" / "sft"
+    steps = [json.loads(line) for line in (shard / "step_conditional" / "S2" / "math500.jsonl").read_text().splitlines()]
+    assert all(s["steps_used"] >= 1 and s["instruction"] == "Think for up to 2 steps." for s in steps)
+    rejection = [json.loads(line) for line in (shard / "rejection_sampling" / "B64" / "math500.jsonl").read_text().splitlines()]
+    assert all(1 <= s["tries"] <= 4 and s["fits"] == (s["thinking_tokens"] <= 64) for s in rejection)
+    parallel = (shard / "parallel" / f"k{k}" / "math500.jsonl").read_text().splitlines()
+    assert len(parallel) == k * config["eval_sets"]["math500"]["limit"]
 
 
 def test_a_three_key_override_reruns_only_what_it_changes(repo_root, smoke_run, tmp_path):

@@ -10,7 +10,7 @@ import re
 from workflow_scripts.generation.budgets import UNBOUNDED
 from workflow_scripts.methods.base import Method, budget_label
 
-COUNTS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "integer", "minimum": 1}}
+COUNTS = {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1}}  # [] runs none
 
 
 def instruction(count: int, unit: str) -> str:

@@ -38,14 +38,15 @@ class Parallel(Method):
         "default": {},
         "additionalProperties": False,
         "properties": {
-            "k": {"type": "integer", "minimum": 1, "default": 16, "description": "samples per question"},
+            "k": {"type": "integer", "minimum": 0, "default": 16, "description": "samples per question (0 runs none)"},
             "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
                             "description": "sampling temperature of every sample"},
         },
     }
 
     def runs(self, section, budgets=None):
-        yield {"k": section["k"]}  # the base model's baseline budgets do not apply: no budget
+        if section["k"]:  # the base model's baseline budgets do not apply: no budget
+            yield {"k": section["k"]}
 
     def setting(self, params):
         return f"k{params['k']}"

@@ -27,8 +27,8 @@ class RejectionSampling(BudgetMethod):
         "default": {},
         "additionalProperties": False,
         "properties": {
-            "budgets": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "integer", "minimum": 1},
-                        "default": [500, 1000, 2000, 4000]},
+            "budgets": {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1},
+                        "default": [500, 1000, 2000, 4000], "description": "thinking budgets (an empty list runs none)"},
             "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
                             "description": "sampling temperature of every try (s1: 1.0)"},
             "max_tries": {"type": "integer", "minimum": 1, "default": 8,

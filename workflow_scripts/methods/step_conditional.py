@@ -18,7 +18,7 @@ SCHEMA = {
     "default": {},
     "additionalProperties": False,
     "properties": {
-        "budgets": {**COUNTS, "default": [4, 8, 16, 32, 64], "description": "N of \"Think for up to N steps.\""},
+        "budgets": {**COUNTS, "default": [4, 8, 16, 32, 64], "description": "N of \"Think for up to N steps.\" (an empty list runs none)"},
         "tokens_per_step": {"type": "integer", "minimum": 1, "default": 100,
                             "description": "tokens a step stands for: the budget is N x this (s1's proxy: 100)"},
     },

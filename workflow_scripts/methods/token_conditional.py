@@ -13,7 +13,7 @@ SCHEMA = {
     "default": {},
     "additionalProperties": False,
     "properties": {"budgets": {**COUNTS, "default": [500, 1000, 2000, 4000, 8000],
-                               "description": "N of \"Think for up to N tokens.\""}},
+                               "description": "N of \"Think for up to N tokens.\" (an empty list runs none)"}},
 }
 
 
