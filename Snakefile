@@ -20,8 +20,8 @@ include: "rules/common.smk"
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS),
-    model="sft|base",
+    dataset="|".join(EVAL_SETS),
+    model="|".join(re.escape(name) for name in MODELS),
     method=method_constraint(),
     setting=setting_constraint(),
 

@@ -1,11 +1,15 @@
 # Settings completed once, shared paths and input functions.
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, workflow.basedir)
 
-from workflow_scripts.config import DATASETS, ConfigError, complete_config, evaluation_grid
+from workflow_scripts.config import (
+    DATASETS, ConfigError, complete_config, eval_limits, eval_set_names, evaluation_grid, model_entries,
+    model_entry, trains_here,
+)
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 
 # The schema's defaults (the one definition of every setting) filled in once, then checked,
@@ -21,6 +25,11 @@ LOGS = f"{RESULTS}/logs"
 WORLD = f"{RESULTS}/world"
 SYNTHETIC = config["synthetic_world"] is not None
 GRID = evaluation_grid(config)
+MODELS = [entry.name for entry in model_entries(config)]
+# The configured eval sets, in the canonical order; curation and SFT only when a model is trained here.
+EVAL_SETS = [name for name in DATASETS if name in eval_set_names(config)]
+TRAINS = trains_here(config)
+AUDITED = [name for name in ("math500", "aime24") if name in EVAL_SETS]  # eval sets with reference solutions
 
 
 def as_json(value):
@@ -58,15 +67,28 @@ def tokenizer_source():
 
 
 def model_path(model):
-    return f"{RESULTS}/sft/model" if model == "sft" else base_model()
+    """Where a model's weights are: the SFT output, its source, or model.base."""
+    entry = model_entry(config, model)
+    if entry.trains:
+        return f"{RESULTS}/sft/model"
+    return entry.source if entry.source is not None else base_model()
+
+
+def model_limits(model):
+    """--limits of a model's generation jobs: its own limit, else each eval set's."""
+    return as_json(eval_limits(config, model_entry(config, model)))
+
+
+def eval_files(datasets=None):
+    return [f"{RESULTS}/data/eval/{name}.jsonl" for name in (datasets or EVAL_SETS)]
 
 
 def world_inputs(*names):
     return [world_file(n) for n in names] if SYNTHETIC else []
 
 
-def shard_paths(stage, datasets=DATASETS, grid=None):
-    return [spec.path(f"{RESULTS}/{stage}", ds) for spec in (grid or GRID) for ds in datasets]
+def shard_paths(stage, datasets=None, grid=None):
+    return [spec.path(f"{RESULTS}/{stage}", ds) for spec in (grid or GRID) for ds in (datasets or EVAL_SETS)]
 
 
 # `--sdm conda`: the CPU stack for CPU-only configs (smoke), else the GPU stack.
@@ -92,7 +114,8 @@ def generation_dir(spec):
 
 
 def generation_model_input(model):
-    return model_path(model) if model == "sft" else local_inputs(base_model())
+    path = model_path(model)
+    return path if model_entry(config, model).trains else local_inputs(path)
 
 
 def engine_group(spec):

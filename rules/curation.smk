@@ -4,7 +4,7 @@
 rule curate:
     input:
         pool=local_inputs(pool_source()),
-        eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
+        eval_sets=eval_files(),
         tokenizer=local_inputs(tokenizer_source()),
     output:
         curated=f"{RESULTS}/curation/curated.parquet",

@@ -10,7 +10,6 @@
 
 # A grouped job depends on the settings of all its methods (the forcing string included).
 GROUP_SETTINGS = generation_settings(*METHODS)
-GENERATION_LIMITS = as_json({ds: config["eval_sets"][ds]["limit"] for ds in DATASETS})
 GROUP_GENERATION = config["generation"]["gpus_per_job"] == 0
 
 
@@ -21,14 +20,15 @@ if not GROUP_GENERATION:
     rule generate:
         input:
             model=lambda w: generation_model_input(w.model),
-            eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
+            eval_sets=eval_files(),
         output:
-            shards=expand(f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl", dataset=DATASETS),
+            shards=expand(f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl", dataset=EVAL_SETS),
             job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
         params:
             model_path=source_param("model", lambda w: model_path(w.model)),
             settings=lambda w: generation_settings(w.method),
-            limits=GENERATION_LIMITS,
+            limits=lambda w: model_limits(w.model),
+            prompt_format=lambda w: model_entry(config, w.model).format,
             seed=config["seed"],
             out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
             gpus=config["generation"]["gpus_per_job"],
@@ -41,7 +41,8 @@ if not GROUP_GENERATION:
         threads: 2
         shell:
             "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
-            " --model {params.model_path:q} --model-name {wildcards.model} --method {wildcards.method}"
+            " --model {params.model_path:q} --model-name {wildcards.model} --prompt-format {params.prompt_format}"
+            " --method {wildcards.method}"
             " --setting {wildcards.setting} --settings {params.settings:q} --limits {params.limits:q}"
             " --eval-sets {input.eval_sets} --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -52,19 +53,20 @@ else:
 
         rule:
             name:
-                f"generate_{_model}_{_group}"
+                f"generate_{re.sub(r'[^A-Za-z0-9_]', '_', _model)}_{_group}"
             input:
                 model=generation_model_input(_model),
-                eval_sets=expand(f"{RESULTS}/data/eval/{{dataset}}.jsonl", dataset=DATASETS),
+                eval_sets=eval_files(),
             output:
-                shards=[spec.path(f"{RESULTS}/generation", ds) for spec in _specs for ds in DATASETS],
+                shards=[spec.path(f"{RESULTS}/generation", ds) for spec in _specs for ds in EVAL_SETS],
                 jobs=[f"{generation_dir(spec)}/job.json" for spec in _specs],
             params:
                 model_path=source_param("model", model_path(_model)),
                 model_name=_model,
+                prompt_format=model_entry(config, _model).format,
                 configs=as_json([{"method": s.method, "setting": s.setting, "out_dir": generation_dir(s)} for s in _specs]),
                 settings=GROUP_SETTINGS,
-                limits=GENERATION_LIMITS,
+                limits=model_limits(_model),
                 seed=config["seed"],
                 gpus=0,
             resources:
@@ -78,6 +80,7 @@ else:
             threads: 1024
             shell:
                 "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
-                " --model {params.model_path:q} --model-name {params.model_name} --configs {params.configs:q}"
+                " --model {params.model_path:q} --model-name {params.model_name} --prompt-format {params.prompt_format}"
+                " --configs {params.configs:q}"
                 " --settings {params.settings:q} --limits {params.limits:q}"
                 " --eval-sets {input.eval_sets} --seed {params.seed} > {log} 2>&1"

@@ -19,16 +19,17 @@ rule grade:
 
 # The grader graded against itself: every reference solution of the eval sets against its
 # reference answer (MATH500: all 500 rows, ~5 s on 2 CPU cores).
+# Only the configured ones of MATH500 and AIME24 (GPQA has no free-form solutions to audit).
 rule grader_audit:
     input:
-        math500=f"{RESULTS}/data/eval/math500.jsonl",
-        aime24=f"{RESULTS}/data/eval/aime24.jsonl",
+        **{name: eval_files([name]) for name in AUDITED},
     output:
         f"{RESULTS}/analysis/grader_audit.json",
+    params:
+        sets=lambda w, input: " ".join(f"--{name} {input[name]}" for name in AUDITED),
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/grader_audit.log",
     shell:
-        "python -m workflow_scripts.grading.audit --math500 {input.math500} --aime24 {input.aime24}"
-        " --output {output} > {log} 2>&1"
+        "python -m workflow_scripts.grading.audit {params.sets} --output {output} > {log} 2>&1"

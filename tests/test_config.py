@@ -74,9 +74,48 @@ def test_wrong_type_is_named(real_config):
 
 def test_missing_section_is_named(real_config):
     config = copy.deepcopy(real_config)
-    del config["eval_sets"]["gpqa"]
-    with pytest.raises(ConfigError, match="gpqa"):
+    del config["eval_sets"]["gpqa"]["source"]
+    with pytest.raises(ConfigError, match="eval_sets.gpqa"):
         validate_config(config)
+
+
+def test_eval_sets_are_optional_but_one_is_needed(real_config):
+    """Any subset of the eval sets; null leaves one out (an overlay cannot delete a key of config.yaml)."""
+    config = copy.deepcopy(real_config)
+    config["eval_sets"].update(aime24=None, gpqa=None)
+    complete = validate_config(config)
+    assert {s.model for s in evaluation_grid(complete)} == {"sft", "base"}
+    from workflow_scripts.config import eval_set_names
+    assert eval_set_names(complete) == ["math500"]
+    config["eval_sets"]["math500"] = None
+    with pytest.raises(ConfigError, match="eval_sets: every eval set is null; at least one must be evaluated"):
+        validate_config(config)
+
+
+def test_models_are_named_entries_with_sources(real_config):
+    from workflow_scripts.config import eval_limits, model_entries, trains_here
+
+    config = copy.deepcopy(real_config)
+    config["generation"]["models"] = [
+        "base", {"name": "s1.1-3b", "source": "/models/s1.1-3B"},
+        {"name": "sft", "source": "simplescaling/s1.1-3B", "limit": 30},
+        {"name": "base-think", "source": "Qwen/Qwen2.5-3B-Instruct", "format": "think"}]
+    complete = validate_config(config)
+    entries = {e.name: e for e in model_entries(complete)}
+    assert (entries["base"].source, entries["base"].format) == (None, "direct")
+    assert (entries["s1.1-3b"].format, entries["sft"].trains) == ("think", False)  # sft with a source: no training
+    assert not trains_here(complete)
+    assert eval_limits(complete, entries["sft"]) == {"math500": 30, "aime24": 30, "gpqa": 30}
+    assert eval_limits(complete, entries["base"]) == {"math500": 100, "aime24": None, "gpqa": 100}
+    grid = evaluation_grid(complete)
+    # Thinking models run every method; the base model only the baseline's.
+    assert {s.method for s in grid if s.model == "base-think"} == {"truncation", "budget_forcing", "class_conditional"}
+    assert [s.setting for s in grid if s.model == "base"] == ["Bunbounded"]
+    assert trains_here(validate_config(real_config))
+    config["generation"]["models"] = ["base", {"name": "mine"}, {"name": "base", "source": "x"}]
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert "entry 2 ('mine') needs a source" in str(error.value) and "entry 3 repeats the name 'base'" in str(error.value)
 
 
 def test_grid_of_real_config(real_config):
@@ -158,7 +197,7 @@ def test_forcing_table_keyed_by_a_missing_budget_fails_naming_the_key(repo_root,
     ({"budget_forcing": {"budgets": [500, 500]}}, "generation.budget_forcing.budgets: [500, 500] has non-unique elements"),
     ({"truncation": {"budgets": [0]}}, "generation.truncation.budgets.0: 0 is not a thinking-token budget"),
     ({"truncation": {"budgets": ["8000"]}}, "generation.truncation.budgets.0: '8000' is not a thinking-token budget"),
-    ({"models": ["sft", "chat"]}, "generation.models.1: 'chat' is not one of ['sft', 'base']"),
+    ({"models": ["sft", "chat"]}, "generation.models.1: 'chat' is not a model entry: sft, base, or a mapping {name, source, format, limit}"),
     ({"baseline": {"methods": ["budget_forcing"]}}, "generation.baseline.methods.0: 'budget_forcing' is not one of"),
     ({"budget_forcing": {"n": {"default": [1, 1]}}}, "generation.budget_forcing.n.default: [1, 1] has non-unique"),
     ({"budget_forcing": {"n": {"8000": [2]}}}, "generation.budget_forcing.n: 'default' is a required property"),

@@ -239,7 +239,7 @@ def test_method_specs_from_cli():
     ("sft", "truncation", "B32-n1", "takes no -n"),
     ("sft", "budget_forcing", "B32", "needs -n"),
     ("sft", "class_conditional", "medium", "short or long"),
-    ("chat", "truncation", "B32", "--model-name"),
+    ("chat/x", "truncation", "B32", "--model-name"),
     ("sft", "truncation", "B0x", "cannot parse"),
 ])
 def test_bad_method_specs(model, method, setting, message):

@@ -128,7 +128,7 @@ def test_report_with_every_input_renders_real_numbers(tmp_path, repo_root, share
     assert "![Training: loss curve](sft/loss_curve.png)" in text
     assert "Curation: rows per stage" not in text  # only figures that exist are embedded
     # The budget trend: B16 1/4 -> B64 3/4.
-    assert "| math500 | 2 | 1 | 0.25 | 0.75 | True |" in text
+    assert "| sft | math500 | 2 | 1 | 0.25 | 0.75 | True |" in text
 
 
 def test_report_with_an_incomplete_config_names_the_key(tmp_path, repo_root, shared_data):
@@ -208,3 +208,18 @@ def test_report_names_the_configured_model_and_eval_sets(tmp_path, repo_root, sh
     assert "MATH500 by math-verify" in text
     assert "AIME24 by integer" not in text and "GPQA by the chosen letter" not in text
     assert "**Compute tokens**" in text and "| compute | compute_tokens_mean |" in text
+
+
+def test_report_without_training_drops_the_curation_and_sft_sections_and_says_so(tmp_path, repo_root, shared_data):
+    results = tmp_path / "results" / "full"
+    _write_results(results, shared_data)
+    config = {**CONFIG, "generation": {**GENERATION, "models": [
+        "base", {"name": "s1.1-3b", "source": "/models/s1.1-3B", "format": "think", "limit": 20}]}}
+    inputs = {k: v for k, v in report_inputs(results, config).items() if not k.startswith(("curation", "sft", "loss"))}
+    text = render_report(inputs, repo_root / "report" / "REPORT.md.j2", config, results / "REPORT.md")
+    assert "- **Data and training: not run.** No model in `generation.models` is trained here" in text
+    assert "`s1.1-3b`: `/models/s1.1-3B` (think/answer format, first 20 rows of each eval set)." in text
+    assert "`base`: `Qwen/Qwen2.5-3B-Instruct` (`model.base`) (direct answers);" in text
+    assert "baseline: `base` (truncation, budgets 64), answering directly." in text
+    assert "### Curation counts" not in text and "Curation summary" not in text and "- **Curation**:" not in text
+    assert "SFT: not run (no model is trained here)." in text

@@ -371,18 +371,19 @@ def spearman(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def budget_trend(runs: pd.DataFrame, method: str = "truncation", model: str = "sft") -> pd.DataFrame:
-    """Does accuracy rise with the budget? Per dataset: Spearman(budget, accuracy) over the
-    numeric budgets and accuracy at the smallest vs the largest budget."""
+def budget_trend(runs: pd.DataFrame, method: str = "truncation") -> pd.DataFrame:
+    """Does accuracy rise with the budget? Per model and dataset: Spearman(budget, accuracy)
+    over the numeric budgets and accuracy at the smallest vs the largest budget."""
     rows = []
-    chosen = runs[(runs["method"] == method) & (runs["model"] == model)]
-    for dataset, group in chosen.groupby("dataset", sort=True):
+    chosen = runs[runs["method"] == method]
+    for (model, dataset), group in chosen.groupby(["model", "dataset"], sort=True):
         group = group.assign(b=group["budget"].map(numeric_budget)).dropna(subset=["b"]).sort_values("b")
         if len(group) < 2:
             continue
         rho = spearman(group["b"].tolist(), group["accuracy"].tolist())
         first, last = float(group["accuracy"].iloc[0]), float(group["accuracy"].iloc[-1])
-        rows.append({"dataset": dataset, "budgets": len(group), "spearman": rho,
+        rows.append({"model": model, "dataset": dataset, "budgets": len(group), "spearman": rho,
                      "accuracy_first": first, "accuracy_last": last,
                      "rises": bool((not math.isnan(rho) and rho > 0) and last > first)})
-    return pd.DataFrame(rows, columns=["dataset", "budgets", "spearman", "accuracy_first", "accuracy_last", "rises"])
+    return pd.DataFrame(rows, columns=["model", "dataset", "budgets", "spearman", "accuracy_first", "accuracy_last",
+                                       "rises"])

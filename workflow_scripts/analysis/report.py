@@ -26,6 +26,7 @@ from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
 from workflow_scripts.analysis.comparison import __doc__ as COMPARISON_DOC
 from workflow_scripts.analysis.comparison import findings, table3
 from workflow_scripts.analysis.metrics import budget_trend
+from workflow_scripts.config import eval_set_names, model_entries, trains_here
 from workflow_scripts.methods import METHODS
 
 NOT_AVAILABLE = "not available"
@@ -75,12 +76,22 @@ def differences_display(differences: pd.DataFrame | None) -> pd.DataFrame | None
 
 
 def trend_with_verdict(trend: pd.DataFrame, metrics: pd.DataFrame | None) -> pd.DataFrame:
-    """The budget trend beside the paired-bootstrap verdict on the truncation Scaling."""
+    """The budget trend beside the paired-bootstrap verdict on each model's truncation Scaling."""
     if metrics is None:
         return trend
-    chosen = metrics[(metrics["model"] == "sft") & (metrics["method"] == "truncation")]
-    verdicts = dict(zip(chosen["dataset"], chosen["scaling_verdict"].fillna("")))
-    return trend.assign(scaling_verdict=trend["dataset"].map(verdicts).fillna(""))
+    chosen = metrics[metrics["method"] == "truncation"]
+    verdicts = dict(zip(zip(chosen["model"], chosen["dataset"]), chosen["scaling_verdict"].fillna("")))
+    keys = pd.Series(list(zip(trend["model"], trend["dataset"])), index=trend.index, dtype=object)
+    return trend.assign(scaling_verdict=keys.map(verdicts).fillna(""))
+
+
+def model_rows(config: dict) -> list[dict]:
+    """The evaluated models with where their weights come from, for the report."""
+    base = "the synthetic world's base model" if config["synthetic_world"] is not None else f"`{config['model']['base']}`"
+    return [{"name": e.name, "format": e.format, "limit": e.limit,
+             "source": f"trained here (SFT of {base} on the curated set)" if e.trains
+             else f"`{e.source}`" if e.source is not None else f"{base} (`model.base`)"}
+            for e in model_entries(config)]
 
 
 def _format(value: Any) -> str:
@@ -194,7 +205,8 @@ def evaluation_rows(config: dict, runs: pd.DataFrame | None, eval_files: list[Pa
 
     files = {path.stem: path for path in eval_files}
     rows = []
-    for name, settings in config["eval_sets"].items():
+    for name in eval_set_names(config):
+        settings = config["eval_sets"][name]
         graded = runs[runs["dataset"] == name]["samples"] if runs is not None else pd.Series(dtype=int)
         rows.append({"name": name, "title": DATASET_TITLES.get(name, name), "source": settings["source"],
                      "limit": settings["limit"], "rows": _line_count(files[name]) if name in files else None,
@@ -245,7 +257,10 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "synthetic": synthetic,
         "base_name": "the synthetic world's tiny model" if synthetic else model_name(config["model"]["base"]),
         "evaluation": evaluation_rows(config, runs, [Path(p) for p in inputs.get("eval_sets", [])]),
-        "eval_names": list(config["eval_sets"]),
+        "eval_names": eval_set_names(config),
+        "models": model_rows(config),
+        "direct_models": [f"`{m.name}`" for m in model_entries(config) if m.format == "direct"],
+        "trained": trains_here(config),
         "generation": generation,
         # One line per configured method, from its registry entry (workflow_scripts/methods/).
         "method_lines": [method.describe(generation[name]) for name, method in METHODS.items()

@@ -1,9 +1,13 @@
 """Configuration: schema defaults and checks (the one source of settings), config-file overlays, the grid."""
 
 from workflow_scripts.config.grid import DATASETS, ShardSpec, evaluation_grid
+from workflow_scripts.config.models import (
+    ModelEntry, eval_limits, eval_set_names, model_entries, model_entry, trains_here,
+)
 from workflow_scripts.config.validate import (
     ConfigError, complete_config, complete_section, load_config, merge_configs, validate_config,
 )
 
 __all__ = ["ConfigError", "complete_config", "complete_section", "load_config", "merge_configs", "validate_config",
-           "DATASETS", "ShardSpec", "evaluation_grid"]
+           "DATASETS", "ShardSpec", "evaluation_grid", "ModelEntry", "eval_limits", "eval_set_names", "model_entries",
+           "model_entry", "trains_here"]

@@ -82,17 +82,21 @@ class ShardSpec:
 def evaluation_grid(config: dict[str, Any]) -> list[ShardSpec]:
     """Every shard the (complete, see :func:`complete_config`) config asks for, sorted, without
     duplicates. A method runs when its section is in the config: the schema gives truncation,
-    budget forcing and class-conditional a default section, the other methods run when configured."""
+    budget forcing and class-conditional a default section, the other methods run when configured.
+    Models that think run every method; models that answer directly what ``baseline`` lists."""
+    from workflow_scripts.config.models import model_entries
+
     generation = config["generation"]
     specs: set[ShardSpec] = set()
-    for model in generation["models"]:
-        if model == "sft":
+    for entry in model_entries(config):
+        if entry.format == "think":
             for name, method in METHODS.items():
                 if name in generation:
-                    specs.update(ShardSpec.of(model, name, p) for p in method.runs(generation[name]))
-        elif model == "base":
+                    specs.update(ShardSpec.of(entry.name, name, p) for p in method.runs(generation[name]))
+        else:
             baseline = generation["baseline"]
             for name in baseline["methods"]:
                 method = get_method(name)
-                specs.update(ShardSpec.of(model, name, p) for p in method.runs(generation[name], baseline["budgets"]))
+                specs.update(ShardSpec.of(entry.name, name, p)
+                             for p in method.runs(generation[name], baseline["budgets"]))
     return sorted(specs, key=lambda s: s.sort_key)

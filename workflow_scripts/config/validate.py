@@ -100,7 +100,9 @@ def _schema_problems(instance: Any, schema: dict, prefix: str) -> list[str]:
 
 
 def _generation_problems(generation: dict) -> list[str]:
-    problems = []
+    from workflow_scripts.config.models import model_problems
+
+    problems = model_problems(generation["models"])
     forcing = generation["budget_forcing"]
     # YAML reads an unquoted `8000:` as an integer key; JSON (the stages' --settings) as a string.
     forcing["n"] = {str(key): rounds for key, rounds in forcing["n"].items()}
@@ -125,6 +127,12 @@ def _generation_problems(generation: dict) -> list[str]:
             f"generation.answer_reserve_tokens {generation['answer_reserve_tokens']} leaves no room to think "
             f"within generation.engine.max_model_len {engine['max_model_len']}")
     return problems
+
+
+def _eval_set_problems(eval_sets: dict) -> list[str]:
+    if all(settings is None for settings in eval_sets.values()):
+        return ["eval_sets: every eval set is null; at least one must be evaluated"]
+    return []
 
 
 def _training_problems(training: dict) -> list[str]:
@@ -153,7 +161,7 @@ def _world_problems(world: dict | None) -> list[str]:
 
 
 _SECTION_CHECKS = {"generation": _generation_problems, "training": _training_problems,
-                   "synthetic_world": _world_problems}
+                   "synthetic_world": _world_problems, "eval_sets": _eval_set_problems}
 
 
 def _raise(problems: list[str], what: str) -> None:

@@ -31,7 +31,9 @@ class GenerationError(UserError):
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.generation", description=__doc__)
     parser.add_argument("--model", required=True, help="model folder or hub id (weights + tokenizer)")
-    parser.add_argument("--model-name", required=True, choices=["sft", "base"])
+    parser.add_argument("--model-name", required=True, help="the model's name in generation.models (its folder)")
+    parser.add_argument("--prompt-format", choices=["think", "direct"],
+                        help="think/answer format or direct answers (default: direct for base, else think)")
     parser.add_argument("--method", choices=list(METHODS), help="a method of the registry (workflow_scripts.methods)")
     parser.add_argument("--setting", help="the method's setting string, e.g. B500, Bunbounded, B8000-n2, short, long")
     parser.add_argument("--settings", required=True, help="the config's generation section as JSON")
@@ -228,7 +230,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         raise GenerationError(f"--chunk-size must be >= 1, got {args.chunk_size}")
     configs = job_configs(args)
     # Validate everything before the engine starts.
-    specs = [MethodSpec.from_cli(args.model_name, c["method"], c["setting"], settings) for c in configs]
+    specs = [MethodSpec.from_cli(args.model_name, c["method"], c["setting"], settings, args.prompt_format)
+             for c in configs]
     engine_args = engine_settings(settings["engine"])
     engine_args["dtype"], dtype_reason = resolve_dtype(engine_args["dtype"])
     print(dtype_reason, flush=True)

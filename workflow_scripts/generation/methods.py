@@ -1,21 +1,25 @@
 """What a job generates: its method spec (from the CLI) and the dispatch to its method.
 
-The method itself comes from the registry (:mod:`workflow_scripts.methods`). ``sft`` jobs use
-the thinking format. The base model (no SFT) gets the plain chat prompt and answers in one
-phase ("direct" format), as s1 evaluated Qwen2.5-Instruct: its budget caps the whole
-response and its thinking fields stay empty (``answer_tokens`` is the cost).
+The method itself comes from the registry (:mod:`workflow_scripts.methods`). A model's format
+comes from its ``generation.models`` entry (``--prompt-format``): ``think`` models use the
+thinking format; ``direct`` ones (the base model by default) get the plain chat prompt and
+answer in one phase, as s1 evaluated Qwen2.5-Instruct: the budget caps the whole response and
+the thinking fields stay empty (``answer_tokens`` is the cost).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from workflow_scripts.config.grid import ShardSpec
+from workflow_scripts.config.models import default_format
 from workflow_scripts.generation.budgets import parse_budget
 from workflow_scripts.methods import get_method
 
-MODEL_NAMES = ("sft", "base")
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # as the schema's generation.models names
+PROMPT_FORMATS = ("think", "direct")
 COMMON_FIELDS = ("model", "method", "setting", "budget", "n", "forcing_string", "class_prompt", "prompt_format")
 
 
@@ -32,17 +36,20 @@ class MethodSpec:
     n: int  # budget-forcing rounds (0 for the other methods)
     forcing_string: str | None
     class_prompt: str | None
-    prompt_format: str  # "think" (SFT) or "direct" (base model)
+    prompt_format: str  # "think" or "direct"
     options: tuple[tuple[str, Any], ...] = ()  # method-specific parameters beyond the common fields
 
     @classmethod
-    def from_cli(cls, model_name: str, method: str, setting: str, settings: dict[str, Any]) -> "MethodSpec":
-        if model_name not in MODEL_NAMES:
-            raise MethodError(f"--model-name must be one of {MODEL_NAMES}, got {model_name!r}")
+    def from_cli(cls, model_name: str, method: str, setting: str, settings: dict[str, Any],
+                 prompt_format: str | None = None) -> "MethodSpec":
+        if not MODEL_NAME.match(model_name):
+            raise MethodError(f"--model-name must match {MODEL_NAME.pattern}, got {model_name!r}")
+        prompt_format = prompt_format or default_format(model_name)
+        if prompt_format not in PROMPT_FORMATS:
+            raise MethodError(f"--prompt-format must be one of {PROMPT_FORMATS}, got {prompt_format!r}")
         try:
             shard = ShardSpec.from_wildcards(model_name, method, setting)
             definition = get_method(method)
-            prompt_format = "think" if model_name == "sft" else "direct"
             if prompt_format == "direct" and not definition.direct_format:
                 raise MethodError(definition.direct_error or f"{method} needs the thinking format")
             fields = definition.spec_fields(shard.params, settings.get(method) or {})
