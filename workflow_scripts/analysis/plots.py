@@ -43,11 +43,14 @@ def series_name(model: str, method: str) -> str:
 
 def series_palette(pairs) -> dict:
     """{series name: colour} for (model, method) pairs: the method's registry colour, lightened
-    for models other than ``sft`` (which also get square markers)."""
+    (one shade per model) for models other than ``sft``; direct answers get square markers."""
+    pairs = list(pairs)
+    others = sorted({model for model, _ in pairs if model != "sft"})  # one shade per other model
     palette = {}
     for model, method in pairs:
         colour = get_method(method).colour
-        palette[series_name(model, method)] = colour if model == "sft" else sns.light_palette(colour, 3)[1]
+        palette[series_name(model, method)] = colour if model == "sft" else sns.light_palette(
+            colour, len(others) + 2)[1 + others.index(model)]
     return palette
 
 
