@@ -109,8 +109,12 @@ def test_models_are_named_entries_with_sources(real_config):
     assert eval_limits(complete, entries["base"]) == {"math500": 100, "aime24": None, "gpqa": 100}
     grid = evaluation_grid(complete)
     # Thinking models run every method; the base model only the baseline's.
-    assert {s.method for s in grid if s.model == "base-think"} == {"truncation", "budget_forcing", "class_conditional"}
-    assert [s.setting for s in grid if s.model == "base"] == ["Bunbounded"]
+    thinking = {s.method for s in grid if s.model == "base-think"}
+    assert thinking == {s.method for s in grid if s.model == "s1.1-3b"}
+    assert {"truncation", "budget_forcing", "class_conditional"} <= thinking
+    base = [s for s in grid if s.model == "base"]
+    assert {s.method for s in base} == set(complete["generation"]["baseline"]["methods"])  # the baseline's only
+    assert [s.setting for s in base if s.method == "truncation"] == ["Bunbounded"]
     assert trains_here(validate_config(real_config))
     config["generation"]["models"] = ["base", {"name": "mine"}, {"name": "base", "source": "x"}]
     with pytest.raises(ConfigError) as error:

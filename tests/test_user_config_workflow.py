@@ -53,9 +53,13 @@ def user_run(repo_root, shared_data, tmp_path_factory):
             "engine": {"max_model_len": 1024},  # the tiny model's context
             "answer_reserve_tokens": 16, "answer_max_tokens": 16,
             "truncation": {"budgets": BUDGETS},
+            # the other methods of config.yaml's defaults run nothing (an empty list, k 0)
             "budget_forcing": {"budgets": [], "n": {"default": [1]}},
             "class_conditional": {"prompts": []},
-            "baseline": {"budgets": BUDGETS},
+            **{name: {"budgets": []} for name in ("token_conditional", "token_conditional_forcing", "step_conditional",
+                                                  "step_conditional_forcing", "rejection_sampling")},
+            "parallel": {"k": 0},
+            "baseline": {"methods": ["truncation"], "budgets": BUDGETS},
         },
     }
     configfile = work / "my.yaml"
