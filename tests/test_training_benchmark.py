@@ -29,6 +29,8 @@ def test_qwen25_3b_parameter_count_and_flops_per_token(bench):
     per_layer = 2048 * 2560 + 2560 + 2048 * 2048 + 3 * 2048 * 11008 + 2 * 2048
     assert n == 36 * per_layer + 151936 * 2048 + 2048 == 3_085_938_688
     assert bench.flops_per_token(n, config, 16384) == 6 * n + 6 * 16384 * 2048 * 36 == 25_763_389_440
+    # The full-attention convention counts the masked half of QK^T and AV too.
+    assert bench.flops_per_token(n, config, 16384, causal=False) == 6 * n + 12 * 16384 * 2048 * 36 == 33_011_146_752
 
 
 def test_predicted_gpu_hours_recovers_a_known_step_model(bench, repo_root):

@@ -126,6 +126,12 @@ def test_settings_defaults_are_s1s_and_configs_parse(repo_root):
     ('{"block_siz": 8}', "training: unknown key(s) 'block_siz'"),
     ('{"gpus": -1}', "training.gpus: -1 is less than the minimum of 0"),
     ('{"global_batch_size": 16, "gpus": 3}', "training.global_batch_size 16 is not divisible by training.gpus 3"),
+    ('{"checkpoint_layers": "half"}', "training.checkpoint_layers: 'half' is not auto, all, or a number of layers"),
+    ('{"checkpoint_layers": -1}', "training.checkpoint_layers: -1 is not auto, all, or a number of layers"),
+    ('{"gradient_checkpointing": false, "checkpoint_layers": "all"}', "contradicts training.gradient_checkpointing"),
+    ('{"master_weights": "fp16"}', "training.master_weights: 'fp16' is not one of"),
+    ('{"master_weights": "bf16", "bf16": false}', "training.master_weights bf16 needs training.bf16: true"),
+    ('{"compile_layers": "yes"}', "training.compile_layers: 'yes' is not of type 'boolean'"),
     ("[1]", "must be a JSON object"),
     ("{", "not valid JSON"),
 ])

@@ -72,6 +72,12 @@ def test_run_writes_outputs_and_counts_the_overlong_example(sft_run):
                                 "global_batch_size": 2}
     assert summary["steps"] == 60 and summary["cross_entropy"] == "chunked" and summary["gpu_hours"] == 0.0
     assert summary["pad_token"]["pad_token"] == "<|fim_pad|>"
+    # checkpoint_layers: auto on the CPU has no card to size against: every layer, said so.
+    assert summary["checkpointing"] | {"reason": None} == {
+        "setting": "auto", "layers": 2, "checkpointed_layers": 2, "tokens": 256, "predicted_peak_gib": None,
+        "budget_gib": None, "margin_gib": None, "stash_gib_per_layer": None, "input_gib_per_layer": None,
+        "reason": None}
+    assert "no GPU" in summary["checkpointing"]["reason"] and summary["compiled_layers"] is False
     assert summary["tokens_seen"] == 60 * summary["tokens_per_epoch"]
     rows = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 61))

@@ -137,10 +137,16 @@ def _eval_set_problems(eval_sets: dict) -> list[str]:
 
 def _training_problems(training: dict) -> list[str]:
     processes = max(training["gpus"], 1)
+    problems = []
     if training["global_batch_size"] % processes:
-        return [f"training.global_batch_size {training['global_batch_size']} is not divisible by "
-                f"training.gpus {training['gpus']}: the GPUs cannot share the batch evenly"]
-    return []
+        problems.append(f"training.global_batch_size {training['global_batch_size']} is not divisible by "
+                        f"training.gpus {training['gpus']}: the GPUs cannot share the batch evenly")
+    if not training["gradient_checkpointing"] and training["checkpoint_layers"] not in ("auto", 0):
+        problems.append(f"training.checkpoint_layers {training['checkpoint_layers']!r} contradicts "
+                        "training.gradient_checkpointing: false (use auto or 0)")
+    if training["master_weights"] == "bf16" and not training["bf16"]:
+        problems.append("training.master_weights bf16 needs training.bf16: true")
+    return problems
 
 
 def _world_problems(world: dict | None) -> list[str]:

@@ -24,7 +24,14 @@ class TrainingSettings:
     block_size: int
     overlong: str
     gradient_checkpointing: bool
+    # auto: the fewest checkpointed layers whose modelled peak fits the GPU (training/memory.py);
+    # all: every layer (s1); N: the first N decoder layers.
+    checkpoint_layers: str | int
+    compile_layers: bool
     bf16: bool
+    # fp32: bf16 autocast over fp32 weights and AdamW state (s1's mixed precision); bf16: pure
+    # bf16 weights, gradients and AdamW state (README: the trade-off).
+    master_weights: str
     fused_cross_entropy: str
     gpus: int
     deepspeed_config: str

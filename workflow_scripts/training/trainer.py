@@ -13,6 +13,7 @@ import torch
 from workflow_scripts.training.batching import BatchPlan, plan_batches
 from workflow_scripts.training.formatting import REQUIRED_COLUMNS, check_record
 from workflow_scripts.training.loss import install_memory_efficient_loss, resolve_loss_kind
+from workflow_scripts.training.memory import CheckpointPlan, apply_checkpoint_plan, plan_checkpointing
 from workflow_scripts.training.masking import (
     CompletionCollator, OverlongReport, apply_overlong, set_pad_token, tokenize_example,
 )
@@ -82,8 +83,9 @@ def training_arguments(settings: TrainingSettings, plan: BatchPlan, output_dir: 
         adam_beta1=settings.adam_beta1,
         adam_beta2=settings.adam_beta2,
         bf16=settings.bf16,
-        gradient_checkpointing=settings.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
+        # Checkpointing is set per layer by configure_model (the Trainer's own switch would
+        # re-enable it on every layer when training starts).
+        gradient_checkpointing=False,
         optim="adamw_torch_fused" if on_cuda else "adamw_torch",
         logging_steps=settings.logging_steps,
         logging_first_step=True,
@@ -100,14 +102,57 @@ def training_arguments(settings: TrainingSettings, plan: BatchPlan, output_dir: 
     )
 
 
-def load_model(base: str, tokenizer, pad: dict, loss_kind: str, gradient_checkpointing: bool):
-    """The base model in fp32 master weights (bf16 comes from autocast, as in s1's mixed precision)."""
+def master_dtype(settings: TrainingSettings) -> torch.dtype:
+    """fp32 master weights (bf16 from autocast, as in s1's mixed precision) or pure bf16."""
+    return torch.bfloat16 if settings.master_weights == "bf16" else torch.float32
+
+
+def load_model(base: str, tokenizer, pad: dict, settings: TrainingSettings, loss_kind: str, on_cuda: bool,
+               processes: int):
+    """The base model, prepared for training (configure_model), on the GPU when one process trains."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation="sdpa")
-    model.liger_kernels = prepare_model(model, loss_kind, gradient_checkpointing, tokenizer_size=len(tokenizer),
-                                        pad_token_id=pad["pad_token_id"])
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=master_dtype(settings), attn_implementation="sdpa")
+    if on_cuda and processes == 1:
+        model.to("cuda")  # the Trainer would move it too; the memory plan measures on the card
+    model.training_setup = configure_model(model, settings, loss_kind, on_cuda, processes,
+                                           tokenizer_size=len(tokenizer), pad_token_id=pad["pad_token_id"])
     return model
+
+
+def compile_decoder_layers(model) -> None:
+    """torch.compile each decoder layer (inside its checkpoint; one graph serves every layer)."""
+    import torch._dynamo
+
+    # Identical layers share one compiled graph; sequence lengths vary, so allow recompiles.
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+    for layer in model.get_decoder().layers:
+        layer.compile()
+
+
+def configure_model(model, settings: TrainingSettings, loss_kind: str, on_cuda: bool, processes: int,
+                    tokenizer_size: int | None = None, pad_token_id: int | None = None,
+                    liger_kernels: bool | None = None) -> dict:
+    """The sft rule's model set-up: loss and kernels, checkpointed layers (auto | all | N), compile.
+
+    Returns what was chosen, for the training summary.
+    """
+    kernels = prepare_model(model, loss_kind, False, tokenizer_size=tokenizer_size, pad_token_id=pad_token_id,
+                            liger_kernels=liger_kernels)
+    plan = checkpoint_plan(model, settings, on_cuda, processes)
+    apply_checkpoint_plan(model, plan.checkpointed_layers)
+    if settings.compile_layers:
+        compile_decoder_layers(model)
+    return {"liger_kernels": kernels, "checkpointing": plan.to_dict(), "compiled_layers": settings.compile_layers}
+
+
+def checkpoint_plan(model, settings: TrainingSettings, on_cuda: bool, processes: int) -> CheckpointPlan:
+    if not settings.gradient_checkpointing:
+        layers = len(model.get_decoder().layers)
+        return CheckpointPlan("none", layers, 0, settings.block_size, reason="gradient_checkpointing: false")
+    autocast = torch.bfloat16 if settings.bf16 else None
+    return plan_checkpointing(model, settings.checkpoint_layers, settings.micro_batch_size * settings.block_size,
+                              settings.master_weights, on_cuda, autocast, processes=processes)
 
 
 def apply_liger_kernels(model) -> list[str]:
@@ -192,6 +237,13 @@ def save_model(trainer, tokenizer, model_dir: Path, bf16: bool) -> None:
         tokenizer.save_pretrained(str(model_dir))
 
 
+def precision_label(settings: TrainingSettings) -> str:
+    if not settings.bf16:
+        return "fp32"
+    return "pure bf16 weights and AdamW state" if settings.master_weights == "bf16" else \
+        "bf16 autocast, fp32 master weights"
+
+
 def run_sft(curated: str | Path, base: str, settings: TrainingSettings, seed: int, out_dir: str | Path
             ) -> dict[str, Any]:
     """The whole stage: returns the summary also written to out_dir/summary.json."""
@@ -224,7 +276,11 @@ def run_sft(curated: str | Path, base: str, settings: TrainingSettings, seed: in
         raise ValueError(f"every example is longer than block_size {settings.block_size}: nothing to train on")
 
     args = training_arguments(settings, plan, out_dir / "trainer", seed, on_cuda, deepspeed=settings.gpus > 1)
-    model = load_model(base, tokenizer, pad, loss_kind, settings.gradient_checkpointing)
+    model = load_model(base, tokenizer, pad, settings, loss_kind, on_cuda, plan.processes)
+    setup = model.training_setup
+    print(f"[sft] checkpointing {setup['checkpointing']['checkpointed_layers']} of "
+          f"{setup['checkpointing']['layers']} layers ({setup['checkpointing']['setting']}: "
+          f"{setup['checkpointing']['reason']})", flush=True)
     rows: list[dict] = []
     # A list of dicts is a map-style dataset for the Trainer's sampler (no Arrow copy needed).
     trainer = build_trainer(model, args, examples, pad["pad_token_id"], [make_step_logger(rows)], tokenizer)
@@ -254,10 +310,12 @@ def run_sft(curated: str | Path, base: str, settings: TrainingSettings, seed: in
         "gpu_hours": round(wall * plan.processes / 3600, 6) if on_cuda else 0.0,
         "device": torch.cuda.get_device_name(0) if on_cuda else "cpu",
         "batch": plan.to_dict(),
-        "precision": "bf16 autocast, fp32 master weights" if settings.bf16 else "fp32",
+        "precision": precision_label(settings),
         "saved_dtype": "bfloat16" if settings.bf16 else "float32",
         "cross_entropy": loss_kind,
-        "liger_kernels": model.liger_kernels,
+        "liger_kernels": setup["liger_kernels"],
+        "checkpointing": setup["checkpointing"],
+        "compiled_layers": setup["compiled_layers"],
         "pad_token": pad,
         "seed": seed,
         "settings": settings.to_dict(),
