@@ -31,6 +31,8 @@ test: env
 lint: env
 	$(SNAKEMAKE) --lint
 	$(SNAKEMAKE) --lint --profile profiles/smoke
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakefmt --check Snakefile rules
 
 clean-smoke:
 	rm -rf results/smoke

@@ -80,6 +80,7 @@ import pandas as pd
 
 from workflow_scripts.analysis.bootstrap import RUN_KEYS, PairedBootstrap, scaling_verdict
 from workflow_scripts.analysis.compute import PROMPT_FORMATS, compute_tokens
+from workflow_scripts.errors import UserError
 from workflow_scripts.io import read_jsonl
 
 EXCEED_MARGIN = 10  # tokens over the budget tolerated by the brief's control definition
@@ -91,7 +92,7 @@ REQUIRED_FIELDS = ("dataset", "id", "model", "method", "setting", "budget", "pro
 HEAVY_FIELDS = ("thinking_token_ids", "answer_token_ids", "full_text", "rounds", "engine")
 
 
-class MetricsError(ValueError):
+class MetricsError(UserError):
     """Graded input that metrics cannot use; the message names the file and field."""
 
 

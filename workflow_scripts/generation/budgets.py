@@ -8,10 +8,12 @@ sequence never exceeds ``max_model_len``.
 
 from __future__ import annotations
 
+from workflow_scripts.errors import UserError
+
 UNBOUNDED = "unbounded"
 
 
-class BudgetError(ValueError):
+class BudgetError(UserError):
     """A budget or context setting cannot be honoured; the message says which."""
 
 

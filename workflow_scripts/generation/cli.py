@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -244,15 +243,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from workflow_scripts.generation.budgets import BudgetError
-    from workflow_scripts.generation.engine import EngineSettingsError
-    from workflow_scripts.generation.methods import MethodError
-    from workflow_scripts.generation.prompts import PromptError
-    from workflow_scripts.generation.shards import ShardError
-
     try:
         jobs = run(args)
-    except (UserError, MethodError, EngineSettingsError, BudgetError, PromptError, ShardError) as error:
+    except UserError as error:  # every stage error (methods, budgets, prompts, shards, engine, settings)
         return report_user_error(error)
     for job in jobs:
         print(f"done {job['model_name']}/{job['method']}/{job['setting']}: {job['engine_starts']} engine start(s), "

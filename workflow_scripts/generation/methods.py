@@ -15,6 +15,7 @@ from typing import Any
 
 from workflow_scripts.config.grid import ShardSpec
 from workflow_scripts.config.models import default_format
+from workflow_scripts.errors import UserError
 from workflow_scripts.generation.budgets import parse_budget
 from workflow_scripts.methods import get_method
 
@@ -23,7 +24,7 @@ PROMPT_FORMATS = ("think", "direct")
 COMMON_FIELDS = ("model", "method", "setting", "budget", "n", "forcing_string", "class_prompt", "prompt_format")
 
 
-class MethodError(ValueError):
+class MethodError(UserError):
     """The method/setting/settings combination is not runnable; the message says why."""
 
 

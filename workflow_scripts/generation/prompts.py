@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_scripts.data import format_gpqa_question
+from workflow_scripts.errors import UserError
 
 THINK_START = "<|im_start|>think\n"
 # Ending thinking by itself vs. being cut at the cap (s1: "Final Answer:" only after a cut).
@@ -34,7 +35,7 @@ CLASS_PROMPTS = {
 PROMPT_FORMATS = ("think", "direct")
 
 
-class PromptError(ValueError):
+class PromptError(UserError):
     """An eval record cannot be turned into a prompt; the message names the record."""
 
 

@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from workflow_scripts.errors import UserError
 from workflow_scripts.io import write_jsonl
 from workflow_scripts.methods.base import sample_key
 
 
-class ShardError(ValueError):
+class ShardError(UserError):
     """A shard or its partial file is unusable; the message names the file and line."""
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from workflow_scripts.errors import report_user_error
 from workflow_scripts.grading.dispatch import grade_response
 from workflow_scripts.grading.worker import Grader
 from workflow_scripts.io import read_jsonl, write_json
@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_audit(args.math500, args.aime24)
     except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_user_error(error)
     write_json(args.output, result)
     for name, part in result.items():
         print(f"{name}: {part['agree']}/{part['n']} gold solutions graded correct; "

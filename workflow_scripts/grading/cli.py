@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 
+from workflow_scripts.errors import report_user_error
 from workflow_scripts.grading.dispatch import BENCHMARK_NAMES, canonical_benchmark, grade_records
 from workflow_scripts.grading.settings import GRADING_DEFAULTS, grading_settings
 from workflow_scripts.grading.worker import Grader
@@ -40,14 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         records = read_jsonl(args.input)
     except (OSError, ValueError) as error:
-        print(f"error: cannot read {args.input}: {error}", file=sys.stderr)
-        return 2
+        return report_user_error(f"cannot read {args.input}: {error}")
     try:
         with Grader(settings["record_timeout_s"], settings["verify_timeout_s"]) as grader:
             graded = list(grade_records(benchmark, records, grader))
     except ValueError as error:
-        print(f"error: {args.input}: {error}", file=sys.stderr)
-        return 2
+        return report_user_error(f"{args.input}: {error}")
     write_jsonl(args.output, graded)
     correct = sum(g["correct"] for g in graded)
     reasons = Counter(g["parse_reason"] for g in graded if g["parse_failed"])

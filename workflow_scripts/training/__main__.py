@@ -1,5 +1,8 @@
+"""``python -m workflow_scripts.training ...``: see :mod:`workflow_scripts.training.cli`."""
+
 import sys
 
 from workflow_scripts.training.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # guarded: torch.distributed.run re-launches this module per GPU
+    sys.exit(main())

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from workflow_scripts.errors import USER_ERROR_EXIT, UserError, report_user_error
+from workflow_scripts.errors import UserError, report_user_error
 from workflow_scripts.training.settings import parse_settings
 
 
@@ -44,9 +44,7 @@ def main(argv=None) -> int:
 
         visible = torch.cuda.device_count()
         if visible < settings.gpus:
-            print(f"error: training gpus: {settings.gpus} but {visible} CUDA device(s) are visible",
-                  file=sys.stderr)
-            return USER_ERROR_EXIT
+            return report_user_error(f"training gpus: {settings.gpus} but {visible} CUDA device(s) are visible")
         return subprocess.call(launch_command(argv, settings.gpus))
     from workflow_scripts.training.trainer import run_sft
 
