@@ -15,11 +15,14 @@ from workflow_scripts.gpu.driver import (
 # /proc/driver/nvidia/version as the proprietary and the open kernel modules write it
 PROPRIETARY = ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
                "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n")
+# as read on an H200 machine (device tool, 2026-12-01), and another open-module build
+H200 = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (nixbld@)  \n"
 OPEN = ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build  (dvs-builder@U16-I3-B03-4-1)"
         "  Sun Jul 27 06:54:38 UTC 2025\nGCC version:  gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)\n")
 
 
-@pytest.mark.parametrize("text, version, too_old", [(PROPRIETARY, "550.54.15", True), (OPEN, "580.65.06", False)])
+@pytest.mark.parametrize("text, version, too_old", [
+    (PROPRIETARY, "550.54.15", True), (H200, "580.159.04", False), (OPEN, "580.65.06", False)])
 def test_driver_version_from_proc_and_the_requirement(tmp_path, text, version, too_old):
     proc = tmp_path / "version"
     proc.write_text(text)
