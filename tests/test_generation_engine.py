@@ -89,7 +89,7 @@ def real_sets(shared_data):
 def records(real_sets, qwen_tokenizer):
     """Five real questions per benchmark whose prompts leave room in 256 tokens (46..183)."""
     chosen = []
-    for dataset, rows in real_sets.items():
+    for rows in real_sets.values():
         fitting = [r for r in rows[:12] if len(prompt_ids(qwen_tokenizer, r)) <= 190]
         chosen.extend(fitting[:5])
     return chosen

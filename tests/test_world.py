@@ -66,8 +66,8 @@ def tokenizer(world):
 
 @pytest.fixture(scope="module")
 def eval_sets(world):
-    math500 = [json.loads(l) for l in (world / "eval/math500.jsonl").read_text().splitlines()]
-    aime24 = [json.loads(l) for l in (world / "eval/aime24.jsonl").read_text().splitlines()]
+    math500 = [json.loads(line) for line in (world / "eval/math500.jsonl").read_text().splitlines()]
+    aime24 = [json.loads(line) for line in (world / "eval/aime24.jsonl").read_text().splitlines()]
     with open(world / "eval/gpqa_diamond.csv", newline="", encoding="utf-8") as handle:
         gpqa = list(csv.DictReader(handle))
     return {"math500": math500, "aime24": aime24, "gpqa": gpqa}
@@ -297,7 +297,9 @@ def test_duplicates_and_contaminated_rows_point_at_their_originals(pool, summary
             question = row["question"].split("\n\n")[0]
             assert question != source and shares_ngram(question, source)
             # Light edit: the same text up to case, spacing and final punctuation.
-            squash = lambda t: re.sub(r"\s+", " ", t.lower()).strip().rstrip("?.")
+            def squash(text):
+                return re.sub(r"\s+", " ", text.lower()).strip().rstrip("?.")
+
             assert squash(question) == squash(source)
     assert kinds == {"exact", "near"}
     assert {details[i]["eval_set"] for i, r in summary["planted"].items() if r == "contaminated"} == \
