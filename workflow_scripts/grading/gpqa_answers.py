@@ -20,7 +20,7 @@ import re
 
 from workflow_scripts.grading.extraction import Statement
 from workflow_scripts.grading.final_answer import (
-    SKIP, UNREADABLE, Reading, alternatives, read_final_answer, resolve,
+    SKIP, Reading, alternatives, read_final_answer, resolve,
 )
 
 LETTERS = "ABCD"
