@@ -66,7 +66,7 @@ def recall(eval_records: list[dict], settings: dict, n: int = 8, split=None) -> 
 def precision(sets: dict, settings: dict, n: int = 8, split=None) -> dict:
     out = {}
     for name, pairs in sets.items():
-        flagged, items, worst = [], 0, []
+        flagged, items = [], 0
         for pool, evals in pairs:
             found = find_contamination([r["question"] for r in pool], evals, n, settings, split).evidence
             items += len(pool)

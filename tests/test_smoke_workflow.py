@@ -7,7 +7,6 @@ truncation accuracy rises with the budget (the synthetic task needs its trace).
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import subprocess
