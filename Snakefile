@@ -36,8 +36,8 @@ include: "rules/analysis.smk"
 
 
 rule all:
+    default_target: True
     input:
         f"{RESULTS}/REPORT.md",
         f"{RESULTS}/analysis/metrics.tsv",
         f"{RESULTS}/analysis/scaling.png",
-    default_target: True

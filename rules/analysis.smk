@@ -9,14 +9,14 @@ rule metrics:
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         differences=f"{RESULTS}/analysis/paired_differences.tsv",
+    log:
+        f"{LOGS}/metrics.log",
+    conda:
+        CONDA_ENV
     params:
         settings=as_json({"generation": config["generation"], "eval_sets": config["eval_sets"]}),
         graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.runs)), "graded"),
         out_dir=lambda w, output: os.path.dirname(output.runs),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/metrics.log",
     shell:
         "python -m workflow_scripts.analysis metrics --graded {input.graded} --settings {params.settings:q}"
         " --graded-dir {params.graded_dir} --out-dir {params.out_dir} > {log} 2>&1"
@@ -28,10 +28,10 @@ rule plots:
     output:
         scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
         methods=report(f"{RESULTS}/analysis/methods.png", caption="../report/methods.rst", category="Scaling"),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/plots.log",
+    conda:
+        CONDA_ENV
     shell:
         "python -m workflow_scripts.analysis plots --runs {input.runs} --scaling {output.scaling}"
         " --methods {output.methods} > {log} 2>&1"
@@ -45,12 +45,12 @@ rule failures:
     output:
         table=f"{RESULTS}/analysis/failures.tsv",
         figure=report(f"{RESULTS}/analysis/failures.png", caption="../report/failures.rst", category="Scaling"),
-    params:
-        graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.table)), "graded"),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/failures.log",
+    conda:
+        CONDA_ENV
+    params:
+        graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.table)), "graded"),
     shell:
         "python -m workflow_scripts.analysis failures --runs {input.runs} --metrics {input.metrics}"
         " --graded {input.graded} --graded-dir {params.graded_dir} --table {output.table}"
@@ -63,14 +63,14 @@ rule examples:
     output:
         markdown=report(f"{RESULTS}/analysis/examples.md", caption="../report/examples.rst", category="Examples"),
         index=f"{RESULTS}/analysis/examples.tsv",
+    log:
+        f"{LOGS}/examples.log",
+    conda:
+        CONDA_ENV
     params:
         settings=as_json(config["report"]),
         seed=config["seed"],
         graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.index)), "graded"),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/examples.log",
     shell:
         "python -m workflow_scripts.analysis examples --graded {input.graded} --graded-dir {params.graded_dir}"
         " --settings {params.settings:q} --seed {params.seed} --markdown {output.markdown}"
@@ -112,13 +112,13 @@ rule research_report:
             category="Scaling",
             subcategory="Research report",
         ),
+    log:
+        f"{LOGS}/research_report.log",
+    conda:
+        CONDA_ENV
     params:
         inputs=lambda w, input: as_json({name: files for name, files in input.items() if name != "template"}),
         config_json=as_json(config),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/research_report.log",
     shell:
         "python -m workflow_scripts.analysis report --inputs {params.inputs:q} --template {input.template}"
         " --config-json {params.config_json:q} --output {output} > {log} 2>&1"

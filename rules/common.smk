@@ -7,8 +7,15 @@ import sys
 sys.path.insert(0, workflow.basedir)
 
 from workflow_scripts.config import (
-    DATASETS, ConfigError, complete_config, eval_limits, eval_set_names, evaluation_grid, model_entries,
-    model_entry, trains_here,
+    DATASETS,
+    ConfigError,
+    complete_config,
+    eval_limits,
+    eval_set_names,
+    evaluation_grid,
+    model_entries,
+    model_entry,
+    trains_here,
 )
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 
@@ -53,8 +60,9 @@ def pool_source():
 
 def eval_source(dataset):
     if SYNTHETIC:
-        return world_file({"math500": "eval/math500.jsonl", "aime24": "eval/aime24.jsonl",
-                           "gpqa": "eval/gpqa_diamond.csv"}[dataset])
+        return world_file(
+            {"math500": "eval/math500.jsonl", "aime24": "eval/aime24.jsonl", "gpqa": "eval/gpqa_diamond.csv"}[dataset]
+        )
     return config["eval_sets"][dataset]["source"]
 
 

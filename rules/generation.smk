@@ -13,8 +13,6 @@ GROUP_SETTINGS = generation_settings(*METHODS)
 GROUP_GENERATION = config["generation"]["gpus_per_job"] == 0
 
 
-
-
 if not GROUP_GENERATION:
 
     rule generate:
@@ -22,8 +20,18 @@ if not GROUP_GENERATION:
             model=lambda w: generation_model_input(w.model),
             eval_sets=eval_files(),
         output:
-            shards=expand(f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl", dataset=EVAL_SETS),
+            shards=expand(
+                f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl",
+                dataset=EVAL_SETS,
+            ),
             job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
+        log:
+            f"{LOGS}/generate/{{model}}/{{method}}/{{setting}}.log",
+        conda:
+            CONDA_ENV
+        threads: 2
+        resources:
+            gpu=config["generation"]["gpus_per_job"],
         params:
             model_path=source_param("model", lambda w: model_path(w.model)),
             settings=lambda w: generation_settings(w.method),
@@ -32,13 +40,6 @@ if not GROUP_GENERATION:
             seed=config["seed"],
             out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
             gpus=config["generation"]["gpus_per_job"],
-        resources:
-            gpu=config["generation"]["gpus_per_job"],
-        conda:
-            CONDA_ENV
-        log:
-            f"{LOGS}/generate/{{model}}/{{method}}/{{setting}}.log",
-        threads: 2
         shell:
             "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
             " --model {params.model_path:q} --model-name {wildcards.model} --prompt-format {params.prompt_format}"
@@ -60,24 +61,26 @@ else:
             output:
                 shards=[spec.path(f"{RESULTS}/generation", ds) for spec in _specs for ds in EVAL_SETS],
                 jobs=[f"{generation_dir(spec)}/job.json" for spec in _specs],
+            log:
+                f"{LOGS}/generate/{_model}_{_group}.log",
+            conda:
+                CONDA_ENV
+            # A CPU engine uses every core: ask for all of them (Snakemake caps this at --cores),
+            # so one engine runs at a time and two never share the cores or the memory.
+            threads: 1024
+            resources:
+                gpu=0,
             params:
                 model_path=source_param("model", model_path(_model)),
                 model_name=_model,
                 prompt_format=model_entry(config, _model).format,
-                configs=as_json([{"method": s.method, "setting": s.setting, "out_dir": generation_dir(s)} for s in _specs]),
+                configs=as_json(
+                    [{"method": s.method, "setting": s.setting, "out_dir": generation_dir(s)} for s in _specs]
+                ),
                 settings=GROUP_SETTINGS,
                 limits=model_limits(_model),
                 seed=config["seed"],
                 gpus=0,
-            resources:
-                gpu=0,
-            conda:
-                CONDA_ENV
-            log:
-                f"{LOGS}/generate/{_model}_{_group}.log",
-            # A CPU engine uses every core: ask for all of them (Snakemake caps this at --cores),
-            # so one engine runs at a time and two never share the cores or the memory.
-            threads: 1024
             shell:
                 "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
                 " --model {params.model_path:q} --model-name {params.model_name} --prompt-format {params.prompt_format}"

@@ -6,12 +6,12 @@ rule grade:
         f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/{{dataset}}.jsonl",
     output:
         f"{RESULTS}/graded/{{model}}/{{method}}/{{setting}}/{{dataset}}.jsonl",
-    params:
-        settings=as_json(config["grading"]),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/grade/{{model}}/{{method}}/{{setting}}/{{dataset}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        settings=as_json(config["grading"]),
     shell:
         "python -m workflow_scripts.grading --benchmark {wildcards.dataset} --input {input}"
         " --output {output} --settings {params.settings:q} > {log} 2>&1"
@@ -25,11 +25,11 @@ rule grader_audit:
         **{name: eval_files([name]) for name in AUDITED},
     output:
         f"{RESULTS}/analysis/grader_audit.json",
-    params:
-        sets=lambda w, input: " ".join(f"--{name} {input[name]}" for name in AUDITED),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/grader_audit.log",
+    conda:
+        CONDA_ENV
+    params:
+        sets=lambda w, input: " ".join(f"--{name} {input[name]}" for name in AUDITED),
     shell:
         "python -m workflow_scripts.grading.audit {params.sets} --output {output} > {log} 2>&1"

@@ -14,6 +14,13 @@ rule sft:
         summary=f"{RESULTS}/sft/summary.json",
         log_steps=f"{RESULTS}/sft/training_log.jsonl",
         loss=report(f"{RESULTS}/sft/loss_curve.png", caption="../report/loss_curve.rst", category="Training"),
+    log:
+        f"{LOGS}/sft.log",
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        gpu=config["training"]["gpus"],
     params:
         base=source_param("model", base_model()),
         settings=as_json(config["training"]),
@@ -22,13 +29,6 @@ rule sft:
         # The wrapper's device count comes from the config, not from `resources`, so a site
         # that requests GPUs through `gres=` instead of `gpu=` still gets them claimed.
         gpus=config["training"]["gpus"],
-    resources:
-        gpu=config["training"]["gpus"],
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/sft.log",
-    threads: 2
     shell:
         "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.training"
         " --curated {input.curated} --base {params.base:q} --settings {params.settings:q}"

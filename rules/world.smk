@@ -9,15 +9,15 @@ rule synthetic_world:
         gpqa=world_file("eval/gpqa_diamond.csv"),
         model=directory(world_file("base_model")),
         summary=world_file("summary.json"),
+    log:
+        f"{LOGS}/synthetic_world.log",
+    conda:
+        CONDA_ENV
+    threads: 2
     params:
         settings=as_json(config["synthetic_world"] or {}),
         seed=config["seed"],
         out_dir=lambda w, output: os.path.dirname(output.summary),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/synthetic_world.log",
-    threads: 2
     shell:
         "python -m workflow_scripts.world --settings {params.settings:q} --seed {params.seed}"
         " --out-dir {params.out_dir} > {log} 2>&1"
