@@ -170,10 +170,10 @@ def attention_backends(blocks: list[int], heads: int = 16, kv_heads: int = 2, he
     rows = []
     for block in blocks:
         q = torch.randn(1, heads, block, head_dim, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-        k, v = (torch.randn(1, kv_heads, block, head_dim, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-                for _ in range(2))
+        k = torch.randn(1, kv_heads, block, head_dim, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+        v = torch.randn_like(k, requires_grad=True)
 
-        def step():
+        def step(q=q, k=k, v=v):
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
             out.backward(torch.ones_like(out))
 
