@@ -91,6 +91,9 @@ def smoke_run(tmp_path_factory, repo_root, shared_data):
     aime_rows = read_jsonl(shared_data / "aime24" / "aime24_nofigures.jsonl")
     (eval_dir / "aime24.jsonl").write_text("".join(
         json.dumps({"id": str(r["id"]), "solution": r["solution"], "answer": r["answer"]}) + "\n" for r in aime_rows))
+    # the report counts every configured eval set's rows (a declared input)
+    (eval_dir / "gpqa.jsonl").write_text("".join(
+        json.dumps({"id": f"gpqa-{q}", "answer": "choice text", "answer_letter": "A"}) + "\n" for q in range(QUESTIONS)))
     for stage, payload in (("curation", {"input_rows": 1200, "kept": 300, "dropped": 900, "counts_add_up": True,
                                          "dropped_by_reason": {"duplicate": 900}}),
                            ("sft", {"wall_time_s": 60.0, "gpus": 0, "gpu_hours": 0.0, "device": "cpu", "steps": 5,

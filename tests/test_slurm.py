@@ -282,6 +282,11 @@ def tiny_config(training_gpus: int) -> dict:
     # one budget-forcing shard (the report describes the method), no class-conditional prompts
     generation["budget_forcing"].update(budgets=[budget], n={"default": [1]})
     generation["class_conditional"] = {"prompts": []}
+    # the registry's other methods run nothing here: the SLURM path is the same for every method
+    for method in ("token_conditional", "token_conditional_forcing", "step_conditional", "step_conditional_forcing",
+                   "rejection_sampling"):
+        generation[method] = {"budgets": []}
+    generation["parallel"] = {"k": 0}
     generation["models"] = ["sft"]  # the base-model baseline adds jobs but no SLURM path of its own
     generation["baseline"] = {"methods": ["truncation"], "budgets": [budget]}
     generation["gpus_per_job"] = 1

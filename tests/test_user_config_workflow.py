@@ -28,11 +28,13 @@ BUDGETS = [8, 16]
 
 
 def _save_tiny_model(folder, seed: int) -> None:
-    from workflow_scripts.world.model import ModelSettings, build_base_model, save_model
+    from workflow_scripts.world.model import build_base_model, save_model
+    from workflow_scripts.world.settings import parse_world_settings
     from workflow_scripts.world.tokenizer import build_world_tokenizer
 
     tokenizer = build_world_tokenizer()
-    model, _ = build_base_model(ModelSettings(pretrain_steps=0), tokenizer, seed, progress=False)
+    settings = parse_world_settings({"model": {"pretrain_steps": 0}}).model  # the schema's model shape
+    model, _ = build_base_model(settings, tokenizer, seed, progress=False)
     save_model(model, tokenizer, folder)
 
 

