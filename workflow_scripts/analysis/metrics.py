@@ -122,8 +122,9 @@ def load_graded(paths: Iterable[str | Path], keep_text: bool = False, relative_t
         raise MetricsError("no graded shards given")
     samples = pd.concat(frames, ignore_index=True)
     for column, default in (("cap_hit", False), ("waits_inserted", 0), ("n", 0), ("sample", 0)):
-        if column not in samples:
-            samples[column] = default
+        # absent from every shard, or only from some (greedy shards beside sampled ones): the default
+        samples[column] = samples[column].fillna(default).infer_objects() if column in samples else default
+    samples["sample"] = samples["sample"].astype(int)
     samples["compute_tokens"] = compute_tokens(samples)
     return samples
 
