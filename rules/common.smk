@@ -16,6 +16,7 @@ from workflow_scripts.config import (
     model_entries,
     model_entry,
     trains_here,
+    trajectory_plan,
 )
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 
@@ -36,6 +37,7 @@ MODELS = [entry.name for entry in model_entries(config)]
 # The configured eval sets, in the canonical order; curation and SFT only when a model is trained here.
 EVAL_SETS = [name for name in DATASETS if name in eval_set_names(config)]
 TRAINS = trains_here(config)
+TRAJECTORIES = trajectory_plan(config, GRID)  # {model: its shared thinking trajectory}
 AUDITED = [name for name in ("math500", "aime24") if name in EVAL_SETS]  # eval sets with reference solutions
 
 
@@ -97,6 +99,16 @@ def world_inputs(*names):
 
 def shard_paths(stage, datasets=None, grid=None):
     return [spec.path(f"{RESULTS}/{stage}", ds) for spec in (grid or GRID) for ds in (datasets or EVAL_SETS)]
+
+
+def trajectory_paths(models=None):
+    """The trajectory shards (generation.reuse_thinking) of ``models`` (default: every model)."""
+    return [
+        trajectory.path(f"{RESULTS}/generation", ds)
+        for model, trajectory in TRAJECTORIES.items()
+        if models is None or model in models
+        for ds in EVAL_SETS
+    ]
 
 
 # `--sdm conda`: the CPU stack for CPU-only configs (smoke), else the GPU stack.

@@ -100,3 +100,51 @@ def evaluation_grid(config: dict[str, Any]) -> list[ShardSpec]:
                 specs.update(ShardSpec.of(entry.name, name, p)
                              for p in method.runs(generation[name], baseline["budgets"]))
     return sorted(specs, key=lambda s: s.sort_key)
+
+
+# Methods whose runs are prefixes of one trajectory (generation.reuse_thinking): truncation at
+# B is the thinking cut at B or its first natural end; budget forcing with n strings is the
+# largest n's thinking cut at B or before its (n+1)-th string.
+DERIVABLE_METHODS = ("truncation", "budget_forcing")
+TRAJECTORY = "trajectory"  # the method folder of trajectory shards (not a registry method)
+
+
+@dataclass(frozen=True)
+class TrajectorySpec:
+    """One model's shared thinking: the grid's largest derivable budget and largest n."""
+
+    model: str
+    budget: int | str
+    n: int
+
+    @property
+    def setting(self) -> str:
+        return f"B{self.budget}-n{self.n}"
+
+    def path(self, stage_dir: str, dataset: str) -> str:
+        return f"{stage_dir}/{self.model}/{TRAJECTORY}/{self.setting}/{dataset}.jsonl"
+
+
+def largest_budget(budgets) -> int | str:
+    budgets = list(budgets)
+    return UNBOUNDED if UNBOUNDED in budgets else max(int(b) for b in budgets)
+
+
+def derives_thinking(config: dict[str, Any], spec: ShardSpec) -> bool:
+    """Whether ``spec`` cuts its thinking from its model's trajectory (reuse on, a thinking model,
+    a derivable method)."""
+    from workflow_scripts.config.models import model_entry
+
+    return (config["generation"]["reuse_thinking"] and spec.method in DERIVABLE_METHODS
+            and model_entry(config, spec.model).format == "think")
+
+
+def trajectory_plan(config: dict[str, Any], grid: list[ShardSpec] | None = None) -> dict[str, TrajectorySpec]:
+    """{model: its trajectory} for every model with derived runs in the grid."""
+    grid = evaluation_grid(config) if grid is None else grid
+    plan = {}
+    for model in dict.fromkeys(spec.model for spec in grid):
+        derived = [spec for spec in grid if spec.model == model and derives_thinking(config, spec)]
+        if derived:
+            plan[model] = TrajectorySpec(model, largest_budget(s.budget for s in derived), max(s.n for s in derived))
+    return plan

@@ -126,6 +126,10 @@ def _generation_problems(generation: dict) -> list[str]:
         problems.append(
             f"generation.answer_reserve_tokens {generation['answer_reserve_tokens']} leaves no room to think "
             f"within generation.engine.max_model_len {engine['max_model_len']}")
+    if generation["samples"] > 1 and generation["temperature"] == 0:
+        problems.append(
+            f"generation.samples is {generation['samples']} but generation.temperature is 0: greedy samples would "
+            "all be the same; set a temperature (e.g. 0.6 with generation.top_p 0.95)")
     return problems
 
 
