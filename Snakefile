@@ -22,7 +22,7 @@ include: "rules/common.smk"
 wildcard_constraints:
     dataset="|".join(EVAL_SETS),
     model="|".join(re.escape(name) for name in MODELS),
-    method=method_constraint(),
+    method=method_constraint() + "|trajectory",
     setting=setting_constraint(),
 
 

@@ -13,6 +13,7 @@ from workflow_scripts.config import (
     eval_limits,
     eval_set_names,
     evaluation_grid,
+    generation_jobs,
     model_entries,
     model_entry,
     trains_here,
@@ -121,7 +122,8 @@ def generation_settings(*methods):
     wildcard carries the budget), so changing one budget reruns only that budget's shards;
     each method adds the keys of its section it declares (``job_keys``)."""
     generation = config["generation"]
-    settings = {key: generation[key] for key in ("engine", "answer_reserve_tokens", "answer_max_tokens")}
+    keys = ("engine", "answer_reserve_tokens", "answer_max_tokens", "samples", "temperature", "top_p")
+    settings = {key: generation[key] for key in keys}
     for name in methods:
         keys = get_method(name).job_keys
         if keys and name in generation:  # methods without a schema default run only when configured
@@ -138,10 +140,47 @@ def generation_model_input(model):
     return path if model_entry(config, model).trains else local_inputs(path)
 
 
-def engine_group(spec):
-    """CPU runs share one vLLM engine per (model, group): the method's group, by default its
-    budget (class-conditional is one group)."""
-    return get_method(spec.method).engine_group(spec.params)
+GENERATION_JOBS = {(job.model, job.method, job.setting): job for job in generation_jobs(config, GRID)}
+
+
+def generation_job(wildcards):
+    return GENERATION_JOBS[(wildcards.model, wildcards.method, wildcards.setting)]
+
+
+def generation_job_dir(job):
+    return f"{RESULTS}/generation/{job.folder}"
+
+
+def trajectory_dir(job):
+    return f"{RESULTS}/generation/{job.model}/trajectory/{job.thinking_from}"
+
+
+def engine_group(wildcards):
+    """The jobs that share this job's engine (workflow_scripts.config.grid.generation_jobs)."""
+    group = generation_job(wildcards).group
+    return [job for job in GENERATION_JOBS.values() if job.group == group]
+
+
+def engine_group_configs(wildcards):
+    """--configs of a generation job: every configuration of its engine group."""
+    return as_json(
+        [
+            {"method": job.method, "setting": job.setting, "out_dir": generation_job_dir(job)}
+            | ({"thinking_from": trajectory_dir(job)} if job.thinking_from else {})
+            for job in engine_group(wildcards)
+        ]
+    )
+
+
+def engine_group_settings(wildcards):
+    """--settings of a generation job: what its group's methods depend on."""
+    return generation_settings(*dict.fromkeys(job.method for job in engine_group(wildcards) if job.method in METHODS))
+
+
+def thinking_inputs(wildcards):
+    """The trajectory shards a derived run cuts its thinking from."""
+    job = generation_job(wildcards)
+    return trajectory_paths([job.model]) if job.thinking_from else []
 
 
 def source_param(input_name, source):

@@ -1,13 +1,16 @@
-"""rules/generation.smk under real Snakemake (dry runs): one job per configuration on GPUs,
-one engine-sharing job per (model, budget) on CPU, the same output paths either way."""
+"""rules/generation.smk under real Snakemake (dry runs): one rule, one job per configuration
+(and per trajectory), each naming its engine group; the groups of workflow_scripts.config.grid."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 
-from workflow_scripts.config import evaluation_grid, load_config
+from workflow_scripts.config import (
+    complete_config, derives_thinking, evaluation_grid, generation_jobs, load_config, merge_configs, trajectory_plan,
+)
 
 
 def dry_run(repo_root, *args) -> str:
@@ -21,37 +24,89 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
 
+def job_commands(output: str) -> dict[str, dict]:
+    """{the job's own out_dir (--write): its --configs} of every generate job in a dry run."""
+    commands = {}
+    for match in re.finditer(r"--configs '(\[.*?\])' --write (\S+)", output):
+        commands[match[2]] = json.loads(match[1])
+    return commands
+
+
 def test_real_config_runs_one_job_per_configuration(repo_root):
-    grid = evaluation_grid(load_config(repo_root / "config.yaml"))
-    counts = job_counts(dry_run(repo_root))
-    assert counts["generate"] == len(grid)
+    """On GPUs every run is its own job and engine group, except the runs cut from the SFT
+    model's trajectory, which share its engine; every rule is `generate`."""
+    config = load_config(repo_root / "config.yaml")
+    grid, plan = evaluation_grid(config), trajectory_plan(load_config(repo_root / "config.yaml"))
+    output = dry_run(repo_root)
+    counts = job_counts(output)
+    assert counts["generate"] == len(grid) + len(plan) == len(grid) + 1
     assert not any(name.startswith("generate_") for name in counts)
+    commands = job_commands(output)
+    results = f"results/{config['run_name']}/generation"
+    trajectory = f"{results}/sft/trajectory/Bunbounded-n4"
+    derived = {f"{results}/{s.model}/{s.method}/{s.setting}" for s in grid
+               if derives_thinking(config, s)}
+    assert len(derived) == 6 + 6 + 2 * 2  # 6 truncation budgets; budget forcing: n=1 at 6, n=2 and 4 at 2
+    for out_dir, configs in commands.items():
+        if out_dir in derived or out_dir == trajectory:
+            assert {c["out_dir"] for c in configs} == derived | {trajectory}
+            assert all(c.get("thinking_from") == trajectory for c in configs if c["out_dir"] != trajectory)
+        else:
+            assert [c["out_dir"] for c in configs] == [out_dir] and "thinking_from" not in configs[0]
 
 
-def test_cpu_smoke_run_groups_configurations_per_budget(repo_root):
-    config = load_config(repo_root / "profiles" / "smoke" / "experiment.yaml")
-    grid = evaluation_grid(config)
+def test_engine_groups_of_the_smoke_config_with_and_without_reuse(repo_root):
+    config = complete_config(load_config(repo_root / "profiles" / "smoke" / "experiment.yaml"))
+    jobs = generation_jobs(config)
+    groups = {}
+    for job in jobs:
+        groups.setdefault(job.group, []).append(job.folder)
+    # the trajectory and every truncation / budget-forcing run of the SFT model share one engine
+    assert sorted(groups["sft:trajectory"]) == sorted(
+        [f"sft/truncation/{s}" for s in ("B16", "B32", "B64", "B128", "Bunbounded")]
+        + [f"sft/budget_forcing/{s}" for s in ("B32-n1", "B128-n1", "B128-n2", "Bunbounded-n1", "Bunbounded-n2")]
+        + ["sft/trajectory/Bunbounded-n2"])
+    assert all(j.thinking_from == "Bunbounded-n2" for j in jobs if j.group == "sft:trajectory" and j.method != "trajectory")
+    # the other runs: one engine per (model, the method's group) on the CPU
+    assert {group: sorted(folders) for group, folders in groups.items() if group != "sft:trajectory"} == {
+        "base:Bunbounded": ["base/parallel/k4", "base/truncation/Bunbounded"],
+        "sft:conditional": sorted(["sft/class_conditional/long", "sft/class_conditional/short",
+                                   "sft/step_conditional/S2", "sft/step_conditional/S4",
+                                   "sft/step_conditional_forcing/S2", "sft/step_conditional_forcing/S4",
+                                   "sft/token_conditional/T32", "sft/token_conditional/T128"]),
+        "sft:Bunbounded": ["sft/parallel/k4"],
+        "sft:B128": ["sft/rejection_sampling/B128", "sft/token_conditional_forcing/T128"],
+        "sft:B64": ["sft/rejection_sampling/B64"],
+        "sft:B32": ["sft/token_conditional_forcing/T32"],
+    }
+    assert len(jobs) == len(evaluation_grid(config)) + 1
+    # reuse off: no trajectory, every run thinks from scratch in its budget's group
+    scratch = generation_jobs(complete_config(merge_configs(config, {"generation": {"reuse_thinking": False}})))
+    assert all(j.thinking_from is None and j.method != "trajectory" for j in scratch)
+    assert {j.folder for j in scratch if j.group == "sft:B32"} == {
+        "sft/truncation/B32", "sft/budget_forcing/B32-n1", "sft/token_conditional_forcing/T32"}
+
+
+def test_cpu_smoke_run_is_one_rule_whose_jobs_name_their_engine_group(repo_root):
+    config = complete_config(load_config(repo_root / "profiles" / "smoke" / "experiment.yaml"))
+    jobs = generation_jobs(config)
     output = dry_run(repo_root, "--profile", "profiles/smoke")
     counts = job_counts(output)
-    from workflow_scripts.methods import get_method
-
-    groups = {(s.model, get_method(s.method).engine_group(s.params)) for s in grid}
-    # the new methods share the engines of the old ones: no more engine starts than before
-    assert len(groups) == 7
-    assert {name: n for name, n in counts.items() if name.startswith("generate")} == {
-        f"generate_{model}_{group}": 1 for model, group in groups
-    }
-    # every configuration keeps its own folder (shards + job.json) and is passed to the CLI once
-    for spec in grid:
-        assert output.count(f'"out_dir": "results/smoke/generation/{spec.model}/{spec.method}/{spec.setting}"') == 1
+    assert {name: n for name, n in counts.items() if name.startswith("generate")} == {"generate": len(jobs)}
+    commands = job_commands(output)
+    assert len(commands) == len(jobs)
+    for job in jobs:
+        out_dir = f"results/smoke/generation/{job.folder}"
+        group = sorted(f"results/smoke/generation/{j.folder}" for j in jobs if j.group == job.group)
+        assert sorted(c["out_dir"] for c in commands[out_dir]) == group  # its whole group, written: itself
 
 
 def test_cpu_profile_runs_the_real_config_on_cpu_one_engine_at_a_time(repo_root):
     """profiles/cpu merges its overlay over config.yaml: no GPU asked for anywhere, float32,
-    one engine per (model, budget), each taking all cores (so engines never run side by side)."""
+    every generation job taking all cores (so engines never run side by side)."""
     output = dry_run(repo_root, "--profile", "profiles/cpu", "--cores", "4")
     counts = job_counts(output)
-    assert "generate" not in counts and counts["generate_sft_B500"] == 1
+    assert set(n for n in counts if n.startswith("generate")) == {"generate"}
     assert '"dtype": "float32"' in output and '"enforce_eager": true' in output and "bfloat16" not in output
     assert "gpu.run --gpus 0 " in output and "--gpus 1 " not in output  # SFT and generation on the CPU
-    assert re.search(r"rule generate_sft_B500:.*?threads: 4", output, re.S)  # all 4 cores: one engine at a time
+    assert re.search(r"rule generate:.*?threads: 4", output, re.S)  # all 4 cores: one engine at a time

@@ -287,17 +287,26 @@ def test_load_eval_sets_limits_and_errors(tmp_path):
 def test_job_configs_single_or_grouped():
     base = ["--model", "m", "--model-name", "sft", "--settings", "{}", "--limits", "{}", "--eval-sets", "a.jsonl"]
     single = parse_args(base + ["--method", "truncation", "--setting", "B16", "--out-dir", "d"])
-    assert job_configs(single) == [{"method": "truncation", "setting": "B16", "out_dir": "d"}]
+    assert job_configs(single) == [{"method": "truncation", "setting": "B16", "out_dir": "d", "write": True}]
+    derived = parse_args(base + ["--method", "truncation", "--setting", "B16", "--out-dir", "d", "--thinking-from", "t"])
+    assert job_configs(derived) == [{"method": "truncation", "setting": "B16", "out_dir": "d", "thinking_from": "t",
+                                     "write": True}]
     configs = [{"method": "truncation", "setting": "B16", "out_dir": "d1"},
                {"method": "class_conditional", "setting": "long", "out_dir": "d2"}]
-    assert job_configs(parse_args(base + ["--configs", json.dumps(configs)])) == configs
+    assert job_configs(parse_args(base + ["--configs", json.dumps(configs)])) == [
+        {**c, "write": True} for c in configs]
+    # a job of an engine group writes only its own configuration
+    assert [c["write"] for c in job_configs(parse_args(base + ["--configs", json.dumps(configs), "--write", "d2"]))] == [
+        False, True]
+    with pytest.raises(GenerationError, match="not in --configs"):
+        job_configs(parse_args(base + ["--configs", json.dumps(configs), "--write", "d3"]))
     with pytest.raises(GenerationError, match="not both"):
         job_configs(parse_args(base + ["--configs", json.dumps(configs), "--method", "truncation"]))
     with pytest.raises(GenerationError, match="are required"):
         job_configs(parse_args(base + ["--method", "truncation"]))
     with pytest.raises(GenerationError, match="same out_dir twice"):
         job_configs(parse_args(base + ["--configs", json.dumps([configs[0], configs[0]])]))
-    with pytest.raises(GenerationError, match="exactly method, setting, out_dir"):
+    with pytest.raises(GenerationError, match="must have method, setting, out_dir"):
         job_configs(parse_args(base + ["--configs", json.dumps([{"method": "truncation"}])]))
 
 
@@ -314,29 +323,36 @@ def test_shard_append_resume_and_finalize_in_eval_order(tmp_path):
     writer.append([_sample(2)])
     writer.append([_sample(0)])
     # a killed write: half a line at the end
-    with open(writer.partial, "a") as handle:
+    with open(writer.store, "a") as handle:
         handle.write('{"id": "1", "dataset": "mat')
     again = ShardWriter(path, "k1")
     assert sorted(again.load()) == ["0", "2"] and again.torn_lines == 1
-    assert writer.partial.read_text().endswith("\n")  # torn tail cut off
+    assert writer.store.read_text().endswith("\n")  # torn tail cut off
     again.append([_sample(1)])
     with pytest.raises(ShardError, match="1 sample\\(s\\) missing"):
         again.finalize(["0", "1", "2", "3"])
     again.finalize(["0", "1", "2"])
-    assert not again.partial.exists()
+    # the store is now the shard itself (a hard link, no second copy) and outlives it
+    assert again.store.stat().st_ino == path.stat().st_ino
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["0", "1", "2"] and all(r["resume_key"] == "k1" for r in rows)
-    # finished shard: a rerun finds every sample done
+    path.unlink()  # what Snakemake does before rerunning the job
     assert sorted(ShardWriter(path, "k1").load()) == ["0", "1", "2"]
+    again.finalize(["0", "1", "2"])
+    # appending to a store linked to its shard copies it first: the shard is never edited
+    shard_text = path.read_text()
+    again.append([_sample(3)])
+    assert path.read_text() == shard_text and again.store.stat().st_ino != path.stat().st_ino
+    assert sorted(ShardWriter(path, "k1").load()) == ["0", "1", "2", "3"]
     other = ShardWriter(path, "k2")
-    assert other.load() == {} and other.foreign_samples == 3
+    assert other.load() == {} and other.foreign_samples == 3 + 4  # the shard's and the store's
 
 
 def test_corrupt_lines_are_errors_not_silently_dropped(tmp_path):
     path = tmp_path / "gpqa.jsonl"
     writer = ShardWriter(path, "k")
-    writer.partial.write_text('{"id": "0", "resume_key": "k"}\nnot json\n{"id": "1", "resume_key": "k"}\n')
-    with pytest.raises(ShardError, match="gpqa.jsonl.partial:2"):
+    writer.store.write_text('{"id": "0", "resume_key": "k"}\nnot json\n{"id": "1", "resume_key": "k"}\n')
+    with pytest.raises(ShardError, match="gpqa.jsonl.store:2"):
         writer.load()
     path.write_text('{"id": "0", "resume_key": "k"}')  # final shard without newline
     with pytest.raises(ShardError, match="torn write"):

@@ -148,3 +148,42 @@ def trajectory_plan(config: dict[str, Any], grid: list[ShardSpec] | None = None)
         if derived:
             plan[model] = TrajectorySpec(model, largest_budget(s.budget for s in derived), max(s.n for s in derived))
     return plan
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    """One generation job of the workflow (the ``generate`` rule): a run of the grid or a
+    trajectory, the trajectory its thinking is cut from, and its engine group (the jobs that
+    share one engine when samples are missing; :mod:`workflow_scripts.generation.cli`)."""
+
+    model: str
+    method: str
+    setting: str
+    group: str
+    thinking_from: str | None = None  # the trajectory's setting (a derived run)
+
+    @property
+    def folder(self) -> str:
+        return f"{self.model}/{self.method}/{self.setting}"
+
+
+def generation_jobs(config: dict[str, Any], grid: list[ShardSpec] | None = None) -> list[GenerationJob]:
+    """Every generation job: the grid's runs, then the trajectories. Engine groups: a model's
+    trajectory and its derived runs share one engine (their answers batch together); on the
+    CPU (``gpus_per_job: 0``) the other runs of a model share one per method group (by default
+    the budget, so changing one budget reruns that budget's jobs); on GPUs each is alone."""
+    grid = evaluation_grid(config) if grid is None else grid
+    plan = trajectory_plan(config, grid)
+    on_cpu = config["generation"]["gpus_per_job"] == 0
+    jobs = []
+    for spec in grid:
+        if derives_thinking(config, spec):
+            jobs.append(GenerationJob(spec.model, spec.method, spec.setting, f"{spec.model}:{TRAJECTORY}",
+                                      plan[spec.model].setting))
+        elif on_cpu:
+            jobs.append(GenerationJob(spec.model, spec.method, spec.setting,
+                                      f"{spec.model}:{get_method(spec.method).engine_group(spec.params)}"))
+        else:
+            jobs.append(GenerationJob(spec.model, spec.method, spec.setting, spec.label))
+    jobs += [GenerationJob(t.model, TRAJECTORY, t.setting, f"{t.model}:{TRAJECTORY}") for t in plan.values()]
+    return jobs

@@ -1,27 +1,41 @@
-"""``python -m workflow_scripts.generation``: one job = one (model, method, setting), all datasets.
+"""``python -m workflow_scripts.generation``: the samples of one model's configurations, on one engine.
 
-The engine starts once per job, and only if a sample is missing; pending samples of every
-dataset are batched together (in chunks, so a killed job keeps the finished chunks) and each
-round is one batched engine call. Writes ``{out_dir}/{dataset}.jsonl`` per eval set and
-``{out_dir}/job.json``.
+A configuration is a (method, setting) run of the registry, or a model's shared thinking
+trajectory (method ``trajectory``, setting ``Bunbounded-n4``: :mod:`trajectory`); each has
+its out_dir, with one shard ``{dataset}.jsonl`` per eval set and a ``job.json``. A run
+whose thinking is cut from a trajectory names that trajectory's out_dir (``thinking_from``)
+and generates only its answers.
 
-``--configs`` runs several (method, setting, out_dir) configurations of one model on the same
-engine, each still with its own shards and job.json (used where engine start-up would
-dominate, e.g. the CPU smoke run).
+Engine groups: ``--configs`` lists the configurations that share one engine, ``--write`` the
+ones this job writes (its declared outputs; default: all). The engine starts only if a
+sample of those is missing; it then generates the missing samples of every configuration of
+the group (trajectories first), each into its shard's store (:mod:`shards`), and writes the
+shards and job.json of ``--write``. The other jobs of the group then find their samples in
+their stores and finish without an engine. So one Snakemake rule serves every shape: on a
+GPU each run is its own group; on the CPU a model's runs of one budget share an engine (its
+start-up would dwarf a tiny model's generation); derived runs share their trajectory's.
+Pending samples are batched across datasets, in chunks (a killed job keeps finished chunks).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+from workflow_scripts.config.grid import TRAJECTORY
 from workflow_scripts.errors import UserError, report_user_error
 from workflow_scripts.io import parse_json_object, read_jsonl, write_json
 from workflow_scripts.methods import METHODS
 from workflow_scripts.methods.base import sample_key
+
+CONFIG_KEYS = {"method", "setting", "out_dir"}  # plus, for a derived run, thinking_from
+
 
 class GenerationError(UserError):
     """Bad CLI input; the message names the argument or file."""
@@ -33,15 +47,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model-name", required=True, help="the model's name in generation.models (its folder)")
     parser.add_argument("--prompt-format", choices=["think", "direct"],
                         help="think/answer format or direct answers (default: direct for base, else think)")
-    parser.add_argument("--method", choices=list(METHODS), help="a method of the registry (workflow_scripts.methods)")
+    parser.add_argument("--method", choices=[*METHODS, TRAJECTORY],
+                        help="a method of the registry (workflow_scripts.methods), or trajectory")
     parser.add_argument("--setting", help="the method's setting string, e.g. B500, Bunbounded, B8000-n2, short, long")
+    parser.add_argument("--out-dir", help="where this configuration's shards and job.json go")
+    parser.add_argument("--thinking-from", help="a trajectory's out_dir: cut this run's thinking from it")
     parser.add_argument("--settings", required=True, help="the config's generation section as JSON")
     parser.add_argument("--limits", required=True, help='JSON {dataset: first N rows or null}')
     parser.add_argument("--eval-sets", required=True, nargs="+", help="normalised eval sets {dataset}.jsonl")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out-dir", help="where this configuration's shards and job.json go")
     parser.add_argument("--configs", help='instead of --method/--setting/--out-dir: JSON list of '
-                        '{"method": .., "setting": .., "out_dir": ..} sharing one engine')
+                        '{"method": .., "setting": .., "out_dir": .., ["thinking_from": ..]} sharing one engine')
+    parser.add_argument("--write", nargs="+", help="out_dirs of --configs this job writes (default: all)")
     parser.add_argument("--chunk-size", type=int, default=512,
                         help="samples per batch; finished chunks survive a kill")
     return parser.parse_args(argv)
@@ -88,13 +105,34 @@ def load_eval_sets(paths: list[str], limits: dict[str, Any]) -> dict[str, list[d
     return eval_sets
 
 
-def job_resume_key(model: str, spec, engine_args: dict[str, Any], seed: int, settings: dict[str, Any]) -> str:
-    """What must match for a stored sample to count as done: model, method spec, engine, seed, answer limits."""
+def job_resume_key(model: str, spec, engine_args: dict[str, Any], seed: int, settings: dict[str, Any], *,
+                   model_files: str | None = None, trajectory: str | None = None) -> str:
+    """What must match for a stored sample to count as done: model (and its files' fingerprint),
+    method spec, engine, seed, answer limits, and for a derived run its trajectory's key."""
     from workflow_scripts.generation.shards import resume_key
 
-    return resume_key({"model": model, "spec": spec.as_dict(), "engine": engine_args, "seed": seed,
-                       "answer_reserve_tokens": settings["answer_reserve_tokens"],
-                       "answer_max_tokens": settings["answer_max_tokens"]})
+    payload = {"model": model, "spec": spec.as_dict(), "engine": engine_args, "seed": seed,
+               "answer_reserve_tokens": settings["answer_reserve_tokens"],
+               "answer_max_tokens": settings["answer_max_tokens"]}
+    extra = {"model_files": model_files, "trajectory": trajectory}
+    return resume_key({**payload, **{key: value for key, value in extra.items() if value is not None}})
+
+
+def model_fingerprint(model: str) -> str | None:
+    """A local model folder's files (names, sizes, modification times), hashed: a retrained
+    checkpoint in the same folder invalidates its stored samples. None for a hub id."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return None
+    entries = sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                     for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """The eval record a sample was made from (question, choices, answer): an edited eval set
+    regenerates the samples of the records that changed, a longer one only the new records."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def dataset_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -105,25 +143,34 @@ def dataset_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
             "cap_hit_share": (sum(s["cap_hit"] for s in samples) / count) if count else 0.0}
 
 
-def job_configs(args: argparse.Namespace) -> list[dict[str, str]]:
-    """The (method, setting, out_dir) configurations of this job, from the flags or --configs."""
+def job_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The configurations of this job's engine group, from the flags or --configs, each with
+    ``write`` (whether this job writes its shards)."""
     single = (args.method, args.setting, args.out_dir)
     if args.configs is not None:
-        if any(v is not None for v in single):
+        if any(v is not None for v in single) or args.thinking_from is not None:
             raise GenerationError("give either --configs or --method/--setting/--out-dir, not both")
         configs = _json_arg("--configs", args.configs)
         if not isinstance(configs, list) or not configs:
             raise GenerationError("--configs must be a non-empty JSON list")
         for number, config in enumerate(configs, 1):
-            if not isinstance(config, dict) or set(config) != {"method", "setting", "out_dir"}:
-                raise GenerationError(f"--configs entry {number} must have exactly method, setting, out_dir: {config!r}")
+            if not isinstance(config, dict) or not CONFIG_KEYS <= set(config) <= CONFIG_KEYS | {"thinking_from"}:
+                raise GenerationError(f"--configs entry {number} must have method, setting, out_dir (and optionally "
+                                      f"thinking_from): {config!r}")
         out_dirs = [c["out_dir"] for c in configs]
         if len(set(out_dirs)) != len(out_dirs):
             raise GenerationError("--configs has the same out_dir twice")
-        return configs
+        written = set(out_dirs if args.write is None else args.write)
+        unknown = sorted(written - set(out_dirs))
+        if unknown:
+            raise GenerationError(f"--write names out_dirs not in --configs: {unknown}")
+        return [{**c, "write": c["out_dir"] in written} for c in configs]
     if any(v is None for v in single):
         raise GenerationError("--method, --setting and --out-dir are required (or --configs)")
-    return [{"method": args.method, "setting": args.setting, "out_dir": args.out_dir}]
+    if args.write is not None:
+        raise GenerationError("--write goes with --configs")
+    config = {"method": args.method, "setting": args.setting, "out_dir": args.out_dir, "write": True}
+    return [config | ({"thinking_from": args.thinking_from} if args.thinking_from else {})]
 
 
 class LazyEngine:
@@ -146,99 +193,238 @@ class LazyEngine:
             self.ctx = GenerationContext(
                 engine=engine, tokenizer=tokenizer, tokens=FormatTokens.from_tokenizer(tokenizer, self.args.model),
                 answer_reserve_tokens=self.settings["answer_reserve_tokens"],
-                answer_max_tokens=self.settings["answer_max_tokens"], seed=self.args.seed)
+                answer_max_tokens=self.settings["answer_max_tokens"], seed=self.args.seed,
+                temperature=self.settings["temperature"], top_p=self.settings["top_p"])
         return self.ctx
 
 
-def run_config(args, spec, out_dir: Path, eval_sets, settings, engine_args, lazy: LazyEngine,
-               group: list[str]) -> dict[str, Any]:
-    """Generate the missing samples of one configuration and write its shards and job.json."""
+def member_spec(model_name: str, method: str, setting: str, settings: dict[str, Any], prompt_format: str | None):
+    """The generation spec of a configuration; a trajectory's is the spec of the run it thinks
+    like (budget forcing with its n, or truncation for n = 0), renamed."""
+    from workflow_scripts.generation.methods import MethodError, MethodSpec
+    from workflow_scripts.generation.trajectory import parse_trajectory_setting
+
+    if method != TRAJECTORY:
+        return MethodSpec.from_cli(model_name, method, setting, settings, prompt_format)
+    budget, n = parse_trajectory_setting(setting)
+    run = ("budget_forcing", f"B{budget}-n{n}") if n else ("truncation", f"B{budget}")
+    spec = MethodSpec.from_cli(model_name, *run, settings, prompt_format)
+    if spec.prompt_format != "think":
+        raise MethodError(f"a trajectory needs the thinking format; {model_name} answers directly")
+    return dataclasses.replace(spec, method=TRAJECTORY, setting=setting)
+
+
+@dataclasses.dataclass
+class Member:
+    """One configuration of the engine group: its spec, shards and what is still missing."""
+
+    spec: Any
+    out_dir: Path
+    write: bool
+    key: str
+    thinking_from: Path | None = None
+    writers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    units: dict[str, list] = dataclasses.field(default_factory=dict)  # dataset: [(record, its sample keys)]
+    digests: dict[str, str] = dataclasses.field(default_factory=dict)  # "dataset/id": record digest
+    resumed: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    generated: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.model}/{self.spec.method}/{self.spec.setting}"
+
+    @property
+    def is_trajectory(self) -> bool:
+        return self.spec.method == TRAJECTORY
+
+    def open(self, eval_sets: dict[str, list[dict[str, Any]]], seed: int) -> None:
+        """The shards' writers and the samples to make: a repeatable run (and a trajectory) has
+        one unit per (question, sample); a method that samples itself one per question."""
+        from workflow_scripts.generation.shards import ShardWriter
+
+        definition = METHODS.get(self.spec.method)
+        for dataset, records in eval_sets.items():
+            self.writers[dataset] = ShardWriter(self.out_dir / f"{dataset}.jsonl", self.key)
+            self.digests.update({f"{dataset}/{r['id']}": record_digest(r) for r in records})
+            if definition is None or definition.repeatable:
+                self.units[dataset] = [(r, [sample_key(r)]) for r in self.spec.sample_records(records, seed)]
+            else:
+                self.units[dataset] = [(r, definition.sample_keys(r["id"], self.spec)) for r in records]
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Units not (or not all) in the store with this key and record: read again each time,
+        since another job of the group may have made them meanwhile."""
+        missing = []
+        for dataset, writer in self.writers.items():
+            writer.load()
+            done = {k for k, s in writer.samples.items() if s.get("record_sha") == self.digests[f"{dataset}/{s['id']}"]}
+            writer.samples = {k: writer.samples[k] for k in done}
+            missing.extend(r for r, keys in self.units[dataset] if not all(k in done for k in keys))
+        return missing
+
+    def ordered_keys(self, dataset: str) -> list[str]:
+        return [k for _, keys in self.units[dataset] for k in keys]
+
+
+@contextlib.contextmanager
+def group_lock(members: list[Member]):
+    """One engine per group at a time: a second job of the group (e.g. on another node) waits,
+    then finds the samples made and starts no engine."""
+    import fcntl
+
+    names = sorted(str(m.out_dir) for m in members)
+    lock = members[0].out_dir.parent.parent / f".engine-group-{hashlib.sha256(str(names).encode()).hexdigest()[:12]}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def stored_trajectories(member: Member) -> dict[tuple, dict[str, Any]]:
+    from workflow_scripts.generation.trajectory import trajectory_key
+
+    return {trajectory_key(t): t for writer in member.writers.values() for t in writer.samples.values()}
+
+
+def generate_member(member: Member, pending: list[dict[str, Any]], lazy: LazyEngine, by_dir: dict[Path, Member],
+                    chunk_size: int) -> None:
+    """Generate ``member``'s missing samples into its stores (a derived run reads its trajectory's)."""
     from tqdm import tqdm
 
     from workflow_scripts.generation.methods import generate_samples
+    from workflow_scripts.generation.trajectory import derived_samples, generate_trajectories
+
+    ctx = lazy.get()
+    stats, rounds_before = ctx.engine.stats, len(ctx.round_stats)
+    before = (stats.calls, stats.generated_tokens, stats.generate_seconds)
+    trajectories = None
+    if member.thinking_from is not None:
+        source = by_dir[member.thinking_from]
+        source.pending()  # reload: made earlier in this job or by the trajectory's own job
+        trajectories = stored_trajectories(source)
+    chunks = [pending[i:i + chunk_size] for i in range(0, len(pending), chunk_size)]
+    for chunk in tqdm(chunks, desc=member.label, unit="chunk"):
+        if member.is_trajectory:
+            samples = generate_trajectories(ctx, chunk, member.spec)
+        elif trajectories is not None:
+            samples = derived_samples(ctx, chunk, member.spec, trajectories, str(member.thinking_from))
+        else:
+            samples = generate_samples(ctx, chunk, member.spec)
+        for sample in samples:
+            digest = member.digests[f"{sample['dataset']}/{sample['id']}"]
+            member.writers[sample["dataset"]].append([{**sample, "record_sha": digest}])
+            member.generated.setdefault(sample["dataset"], []).append(sample_key(sample))
+    member.stats = {"engine_calls": stats.calls - before[0], "generated_tokens": stats.generated_tokens - before[1],
+                    "generate_s": round(stats.generate_seconds - before[2], 3),
+                    "rounds": ctx.round_stats[rounds_before:]}
+
+
+def finish_member(member: Member, args, engine_args, group: list[str], lazy: LazyEngine, started: float) -> dict:
+    """Write the member's shards (eval order) and job.json."""
     from workflow_scripts.generation.natural_stop import natural_stop_stats
-    from workflow_scripts.generation.shards import ShardWriter
-
-    started = time.perf_counter()
-    key = job_resume_key(str(args.model), spec, engine_args, args.seed, settings)
-    keys_of = METHODS[spec.method].sample_keys  # a question's sample keys (k of them for parallel runs)
-    writers, resumed, pending = {}, {}, []
-    for dataset, records in eval_sets.items():
-        writer = ShardWriter(out_dir / f"{dataset}.jsonl", key)
-        done = writer.load()
-        writers[dataset] = writer
-        complete = [r["id"] for r in records if all(k in done for k in keys_of(r["id"], spec))]
-        resumed[dataset] = sorted(complete)
-        pending.extend(r for r in records if r["id"] not in set(complete))
-        print(f"{spec.model}/{spec.method}/{spec.setting} {dataset}: {len(records)} samples, "
-              f"{len(resumed[dataset])} already done ({writer.torn_lines} torn line(s) dropped, "
-              f"{writer.foreign_samples} from other settings ignored)", flush=True)
-
-    generated_ids = {dataset: [] for dataset in eval_sets}
-    starts_before = lazy.ctx.engine.stats.starts if lazy.ctx else 0
-    tokens_before = lazy.ctx.engine.stats.generated_tokens if lazy.ctx else 0
-    seconds_before = lazy.ctx.engine.stats.generate_seconds if lazy.ctx else 0.0
-    calls_before = lazy.ctx.engine.stats.calls if lazy.ctx else 0
-    rounds_before = len(lazy.ctx.round_stats) if lazy.ctx else 0
-    if pending:
-        ctx = lazy.get()
-        chunks = [pending[i:i + args.chunk_size] for i in range(0, len(pending), args.chunk_size)]
-        for chunk in tqdm(chunks, desc=f"{spec.model}/{spec.method}/{spec.setting}", unit="chunk"):
-            for sample in generate_samples(ctx, chunk, spec):
-                writers[sample["dataset"]].append([sample])
-                if sample_key(sample) == keys_of(sample["id"], spec)[0]:
-                    generated_ids[sample["dataset"]].append(sample["id"])
 
     all_samples = []
-    for dataset, records in eval_sets.items():
-        ordered = [k for r in records for k in keys_of(r["id"], spec)]
-        writers[dataset].finalize(ordered)
-        all_samples.extend(writers[dataset].samples[k] for k in ordered)
-
+    for dataset, writer in member.writers.items():
+        ordered = member.ordered_keys(dataset)
+        writer.finalize(ordered)
+        all_samples.extend(writer.samples[k] for k in ordered)
     stats = lazy.ctx.engine.stats if lazy.ctx else None
     job = {
-        "model": str(args.model), "model_name": spec.model, "method": spec.method, "setting": spec.setting,
-        "spec": spec.as_dict(), "seed": args.seed, "engine": engine_args, "resume_key": key,
-        "engine_group": group,  # configurations that shared this job's engine
-        "engine_starts": (stats.starts - starts_before) if stats else 0,
-        "engine_start_s": round(stats.start_seconds, 3) if stats and stats.starts > starts_before else 0.0,
-        "engine_calls": (stats.calls - calls_before) if stats else 0,
-        "generated_tokens": (stats.generated_tokens - tokens_before) if stats else 0,
-        "generate_s": round(stats.generate_seconds - seconds_before, 3) if stats else 0.0,
+        "model": str(args.model), "model_name": member.spec.model, "method": member.spec.method,
+        "setting": member.spec.setting, "spec": member.spec.as_dict(), "seed": args.seed, "engine": engine_args,
+        "resume_key": member.key, "thinking_from": str(member.thinking_from) if member.thinking_from else None,
+        "engine_group": group,  # configurations that share an engine with this one
+        "engine_starts": stats.starts if stats else 0,  # in this job (0: every sample was in the store)
+        "engine_start_s": round(stats.start_seconds, 3) if stats else 0.0,
+        "engine_calls": member.stats.get("engine_calls", 0),
+        "generated_tokens": member.stats.get("generated_tokens", 0),  # by this job, for this configuration
+        "generate_s": member.stats.get("generate_s", 0.0),
         "wall_time_s": round(time.perf_counter() - started, 3),
-        "rounds": lazy.ctx.round_stats[rounds_before:] if lazy.ctx else [],
+        "rounds": member.stats.get("rounds", []),
         "datasets": {
-            dataset: {**dataset_summary([s for s in all_samples if s["dataset"] == dataset]),
-                      "resumed_ids": resumed[dataset], "generated_ids": generated_ids[dataset]}
-            for dataset in eval_sets
+            dataset: {"resumed_ids": member.resumed[dataset], "generated_ids": member.generated.get(dataset, []),
+                      **({} if member.is_trajectory else
+                         dataset_summary([s for s in all_samples if s["dataset"] == dataset]))}
+            for dataset in member.writers
         },
-        "natural_stop": natural_stop_stats(all_samples),
+        "natural_stop": [] if member.is_trajectory else natural_stop_stats(all_samples),
     }
-    write_json(out_dir / "job.json", job)
+    write_json(member.out_dir / "job.json", job)
     return job
+
+
+def build_members(args, settings, engine_args, eval_sets) -> list[Member]:
+    """The group's members, checked before any engine starts; a derived run's trajectory joins
+    the group when --configs does not list it (made if missing, not written)."""
+    from workflow_scripts.generation.methods import MethodError
+
+    configs = job_configs(args)
+    listed = {Path(c["out_dir"]) for c in configs}
+    for config in list(configs):
+        source = config.get("thinking_from")
+        if source is not None and Path(source) not in listed:
+            configs.append({"method": TRAJECTORY, "setting": Path(source).name, "out_dir": source, "write": False})
+            listed.add(Path(source))
+    configs.sort(key=lambda c: c["method"] != TRAJECTORY)  # trajectories first: derived runs read them
+    files = model_fingerprint(str(args.model))
+    members, by_dir = [], {}
+    for config in configs:
+        spec = member_spec(args.model_name, config["method"], config["setting"], settings, args.prompt_format)
+        source = Path(config["thinking_from"]) if config.get("thinking_from") else None
+        trajectory_key = None
+        if source is not None:
+            trajectory = by_dir[source]
+            if not trajectory.is_trajectory:
+                raise GenerationError(f"thinking_from {source} is not a trajectory's out_dir")
+            if spec.method not in ("truncation", "budget_forcing") or spec.prompt_format != "think":
+                raise MethodError(f"{spec.model}/{spec.method}/{spec.setting} cannot take its thinking from a trajectory")
+            trajectory_key = trajectory.key
+        key = job_resume_key(str(args.model), spec, engine_args, args.seed, settings, model_files=files,
+                             trajectory=trajectory_key)
+        member = Member(spec=spec, out_dir=Path(config["out_dir"]), write=config["write"], key=key,
+                        thinking_from=source)
+        member.open(eval_sets, args.seed)
+        members.append(member)
+        by_dir[member.out_dir] = member
+    return members
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from workflow_scripts.generation.dtype import resolve_dtype
     from workflow_scripts.generation.engine import engine_settings
-    from workflow_scripts.generation.methods import MethodSpec
 
+    started = time.perf_counter()
     settings = check_settings(parse_json_object(args.settings, "--settings", GenerationError))
     limits = parse_json_object(args.limits, "--limits", GenerationError)
     if args.chunk_size < 1:
         raise GenerationError(f"--chunk-size must be >= 1, got {args.chunk_size}")
-    configs = job_configs(args)
-    # Validate everything before the engine starts.
-    specs = [MethodSpec.from_cli(args.model_name, c["method"], c["setting"], settings, args.prompt_format)
-             for c in configs]
     engine_args = engine_settings(settings["engine"])
     engine_args["dtype"], dtype_reason = resolve_dtype(engine_args["dtype"])
     print(dtype_reason, flush=True)
     eval_sets = load_eval_sets(args.eval_sets, limits)
+    members = build_members(args, settings, engine_args, eval_sets)  # everything checked before the engine
+    by_dir = {m.out_dir: m for m in members}
+    group = [m.label for m in members]
+    targets = [m for m in members if m.write]
+    for member in targets:
+        pending = member.pending()
+        member.resumed = {d: sorted(w.samples) for d, w in member.writers.items()}
+        print(f"{member.label}: {sum(len(u) for u in member.units.values())} units, {len(pending)} to generate "
+              f"({sum(w.torn_lines for w in member.writers.values())} torn line(s) dropped, "
+              f"{sum(w.foreign_samples for w in member.writers.values())} stored samples from other settings)",
+              flush=True)
     lazy = LazyEngine(args, engine_args, settings)
-    group = [f"{s.model}/{s.method}/{s.setting}" for s in specs]
-    return [run_config(args, spec, Path(config["out_dir"]), eval_sets, settings, engine_args, lazy, group)
-            for spec, config in zip(specs, configs)]
+    if any(m.pending() for m in targets):
+        with group_lock(members):
+            for member in members:  # the whole group, while the engine is up
+                pending = member.pending()
+                if pending:
+                    generate_member(member, pending, lazy, by_dir, args.chunk_size)
+    return [finish_member(m, args, engine_args, group, lazy, started) for m in targets]
 
 
 def main(argv=None) -> int:

@@ -112,10 +112,11 @@ class Engine:
         return int(self.settings["max_model_len"])
 
     def generate(self, prompt_token_id_lists: Sequence[Sequence[int]], max_tokens_list: Sequence[int],
-                 stop_token_ids: Sequence[int], *, temperature: float = 0.0,
+                 stop_token_ids: Sequence[int], *, temperature: float = 0.0, top_p: float = 1.0,
                  seeds: Sequence[int] | None = None) -> list[Completion]:
         """Completions of every prompt in one batch, in prompt order: greedy by default; with a
-        temperature > 0, sampled with one seed per prompt (``seeds``, else the engine seed)."""
+        temperature > 0, sampled (nucleus ``top_p``) with one seed per prompt (``seeds``, else the
+        engine seed)."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
@@ -132,7 +133,8 @@ class Engine:
         if seeds is not None and len(seeds) != len(max_tokens_list):
             raise ValueError(f"{len(seeds)} seeds for {len(max_tokens_list)} prompts")
         params = [
-            SamplingParams(temperature=float(temperature), max_tokens=int(m), stop_token_ids=list(stop_token_ids),
+            SamplingParams(temperature=float(temperature), top_p=float(top_p), max_tokens=int(m),
+                           stop_token_ids=list(stop_token_ids),
                            skip_special_tokens=False, seed=int(seeds[i]) if seeds is not None else self.seed,
                            detokenize=False, logit_bias=self.padding_bias)
             for i, m in enumerate(max_tokens_list)

@@ -39,6 +39,9 @@ class MethodSpec:
     class_prompt: str | None
     prompt_format: str  # "think" or "direct"
     options: tuple[tuple[str, Any], ...] = ()  # method-specific parameters beyond the common fields
+    samples: int = 1  # generation.samples of a repeatable method (sample j seeded from (seed, j))
+    temperature: float = 0.0  # generation.temperature / top_p of a repeatable method (0 = greedy)
+    top_p: float = 1.0
 
     @classmethod
     def from_cli(cls, model_name: str, method: str, setting: str, settings: dict[str, Any],
@@ -55,6 +58,9 @@ class MethodSpec:
                 raise MethodError(definition.direct_error or f"{method} needs the thinking format")
             fields = definition.spec_fields(shard.params, settings.get(method) or {})
             fields["budget"] = parse_budget(fields["budget"])
+            if definition.repeatable:  # the others draw their own samples (parallel, rejection sampling)
+                fields.update(samples=int(settings.get("samples", 1)), temperature=float(settings.get("temperature", 0.0)),
+                              top_p=float(settings.get("top_p", 1.0)))
         except MethodError:
             raise
         except ValueError as error:
@@ -66,8 +72,23 @@ class MethodSpec:
 
     def as_dict(self) -> dict[str, Any]:
         """The spec as stored in job.json and hashed into the resume key; the method-specific
-        options sit beside the common fields (none for truncation, forcing, class-conditional)."""
-        return {**{key: getattr(self, key) for key in COMMON_FIELDS}, **dict(self.options)}
+        options sit beside the common fields (none for truncation, forcing, class-conditional),
+        and the repeated-sample settings once they differ from one greedy pass (so the greedy
+        runs' keys are those from before ``generation.samples`` existed)."""
+        sampling = ({"samples": self.samples, "temperature": self.temperature, "top_p": self.top_p}
+                    if (self.samples, self.temperature) != (1, 0.0) else {})
+        return {**{key: getattr(self, key) for key in COMMON_FIELDS}, **dict(self.options), **sampling}
+
+    def sample_records(self, records: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+        """One record per sample to generate: k copies (``sample`` j, ``sample_seed`` from (seed,
+        j)) with generation.samples k > 1; with sampling at k = 1 the seed alone; else as given."""
+        from workflow_scripts.methods.base import sample_seed
+
+        if self.samples > 1:
+            return [{**r, "sample": j, "sample_seed": sample_seed(seed, j)} for r in records for j in range(self.samples)]
+        if self.temperature:
+            return [{**r, "sample_seed": sample_seed(seed, 0)} for r in records]
+        return list(records)
 
 
 def generate_samples(ctx, records: list[dict[str, Any]], spec: MethodSpec) -> list[dict[str, Any]]:

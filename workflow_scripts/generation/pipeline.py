@@ -26,6 +26,8 @@ class GenerationContext:
     answer_reserve_tokens: int
     answer_max_tokens: int
     seed: int = 42
+    temperature: float = 0.0  # generation.temperature / top_p: the runs' own sampling (0 = greedy)
+    top_p: float = 1.0
     round_stats: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -41,17 +43,37 @@ def answer_transition(tokens: FormatTokens, cap_hit: bool) -> tuple[int, ...]:
     return tokens.capped_answer_start if cap_hit else tokens.answer_start
 
 
-def sampling_args(temperature: float, seeds: Sequence[int] | None) -> dict[str, Any]:
-    """Engine keyword arguments: none for greedy decoding (the default), else temperature + seeds."""
-    return {"temperature": temperature, "seeds": seeds} if temperature else {}
+@dataclass(frozen=True)
+class Sampling:
+    """How one batch decodes: greedy (temperature 0) or sampled with one seed per sample."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seeds: Sequence[int] | None = None
+
+    def engine_args(self) -> dict[str, Any]:
+        """Engine keyword arguments: none for greedy decoding (the default)."""
+        if not self.temperature:
+            return {}
+        return {"temperature": self.temperature, "top_p": self.top_p, "seeds": self.seeds}
 
 
-def run_answers(ctx: GenerationContext, sequences: list[list[int]], max_tokens: list[int], *,
-                temperature: float = 0.0, seeds: Sequence[int] | None = None):
+def sampling_for(ctx: GenerationContext, records: list[dict[str, Any]], temperature: float | None = None,
+                 seeds: Sequence[int] | None = None) -> Sampling:
+    """A method's own sampling (parallel scaling, rejection sampling pass a temperature and seeds),
+    else the runs' (``generation.temperature`` / ``top_p``, each record's ``sample_seed``)."""
+    if temperature is not None:
+        return Sampling(temperature, 1.0, seeds)
+    if not ctx.temperature:
+        return Sampling()
+    return Sampling(ctx.temperature, ctx.top_p, [r["sample_seed"] for r in records])
+
+
+def run_answers(ctx: GenerationContext, sequences: list[list[int]], max_tokens: list[int],
+                sampling: Sampling = Sampling()):
     """One batched answer round: [(answer ids, finish reason, engine tokens)], seconds."""
     started = time.perf_counter()
-    completions = ctx.engine.generate(sequences, max_tokens, ctx.tokens.answer_stops,
-                                      **sampling_args(temperature, seeds))
+    completions = ctx.engine.generate(sequences, max_tokens, ctx.tokens.answer_stops, **sampling.engine_args())
     elapsed = time.perf_counter() - started
     answers = []
     for completion in completions:
@@ -70,6 +92,8 @@ def base_sample(record: dict[str, Any], spec, prompt: Sequence[int], ctx: Genera
         "prompt_format": spec.prompt_format, "prompt_tokens": len(prompt),
         "gold": record.get("answer"), "gold_letter": record.get("gold_letter"),
         "engine": ctx.engine.settings, "seed": ctx.seed,
+        # repeated samples (generation.samples): the sample index and its seed
+        **{key: record[key] for key in ("sample", "sample_seed") if key in record},
         **dict(spec.options),  # a method's own parameters (none for truncation, forcing, class-conditional)
     }
 
@@ -93,27 +117,37 @@ def new_traces(ctx: GenerationContext, prompts: list[list[int]], budget: int | s
 
 def think_then_answer(ctx: GenerationContext, records: list[dict[str, Any]], spec, *,
                       forcing_ids: Sequence[int] = (), max_waits: int = 0, thinking_budget: int | str | None = None,
-                      instruction: str | None = None, temperature: float = 0.0,
+                      instruction: str | None = None, temperature: float | None = None,
                       seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Think (at most ``thinking_budget`` tokens, by default the spec's budget), then answer."""
+    """Think (at most ``thinking_budget`` tokens, by default the spec's budget), then answer.
+    Decoding: the method's ``temperature`` and ``seeds`` if given, else the runs' (:func:`sampling_for`)."""
     prompts = think_prompts(ctx, records, spec, instruction)
-    traces = new_traces(ctx, prompts, spec.budget if thinking_budget is None else thinking_budget)
-    ctx.round_stats.extend(run_thinking(ctx.engine, prompts, traces, ctx.tokens.thinking_stops, forcing_ids, max_waits,
-                                        temperature=temperature, seeds=seeds))
+    traces = think(ctx, records, prompts, spec.budget if thinking_budget is None else thinking_budget,
+                   forcing_ids, max_waits, sampling_for(ctx, records, temperature, seeds))
     return answer_samples(ctx, records, spec, prompts, traces, temperature=temperature, seeds=seeds)
 
 
+def think(ctx: GenerationContext, records: list[dict[str, Any]], prompts: list[list[int]], budget: int | str,
+          forcing_ids: Sequence[int], max_waits: int, sampling: Sampling) -> list[ThinkingTrace]:
+    """The thinking phase alone: finished traces, one per prompt."""
+    traces = new_traces(ctx, prompts, budget)
+    ctx.round_stats.extend(run_thinking(ctx.engine, prompts, traces, ctx.tokens.thinking_stops, forcing_ids, max_waits,
+                                        temperature=sampling.temperature, top_p=sampling.top_p, seeds=sampling.seeds))
+    return traces
+
+
 def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, prompts: list[list[int]],
-                   traces: list[ThinkingTrace], *, temperature: float = 0.0,
-                   seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """The answer phase after finished traces (one batched round), and the samples."""
+                   traces: list[ThinkingTrace], *, temperature: float | None = None,
+                   seeds: Sequence[int] | None = None, derived: bool = False) -> list[dict[str, Any]]:
+    """The answer phase after finished traces (one batched round), and the samples. ``derived``:
+    the traces were cut from a trajectory (:mod:`trajectory`), so only the answer was generated."""
     tokens = ctx.tokens
     sequences, limits = [], []
     for prompt, trace in zip(prompts, traces):
         sequence = list(prompt) + trace.token_ids + list(answer_transition(tokens, trace.cap_hit))
         sequences.append(sequence)
         limits.append(answer_limit(ctx.answer_max_tokens, sequence_len=len(sequence), max_model_len=ctx.max_model_len))
-    answers, answer_seconds = run_answers(ctx, sequences, limits, temperature=temperature, seeds=seeds)
+    answers, answer_seconds = run_answers(ctx, sequences, limits, sampling_for(ctx, records, temperature, seeds))
 
     samples = []
     for record, prompt, trace, (answer_ids, answer_finish, answer_engine_tokens) in zip(records, prompts, traces, answers):
@@ -133,7 +167,12 @@ def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
             "answer_tokens": len(answer_ids),
             "answer_token_ids": answer_ids,
             "answer_finish_reason": answer_finish,
-            "generated_tokens": sum(r["engine_tokens"] for r in trace.rounds) + answer_engine_tokens,
+            # engine tokens: of the thinking rounds as a from-scratch run generates them, of the
+            # answer, and what this job generated (only the answer when derived)
+            "thinking_engine_tokens": sum(r["engine_tokens"] for r in trace.rounds),
+            "answer_engine_tokens": answer_engine_tokens,
+            "derived": derived,
+            "generated_tokens": answer_engine_tokens + (0 if derived else sum(r["engine_tokens"] for r in trace.rounds)),
             "full_text": decode(ctx.tokenizer, list(tokens.think_start) + trace.token_ids + list(transition) + answer_ids),
             "timings": {"thinking_s": round(trace.seconds, 3), "answer_s": round(answer_seconds, 3),
                         "note": "wall time of the batched rounds this sample took part in"},
@@ -142,7 +181,7 @@ def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
     return samples
 
 
-def direct_answers(ctx: GenerationContext, records: list[dict[str, Any]], spec, *, temperature: float = 0.0,
+def direct_answers(ctx: GenerationContext, records: list[dict[str, Any]], spec, *, temperature: float | None = None,
                    seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """One phase, plain chat prompt: the budget caps the whole response."""
     prompts = [prompt_ids(ctx.tokenizer, r, prompt_format="direct", class_prompt=spec.class_prompt) for r in records]
@@ -150,7 +189,7 @@ def direct_answers(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
     for prompt in prompts:
         room = context_room(prompt_len=len(prompt), max_model_len=ctx.max_model_len, reserved=0)
         limits.append(room if spec.budget == "unbounded" else min(int(spec.budget), room))
-    answers, seconds = run_answers(ctx, [list(p) for p in prompts], limits, temperature=temperature, seeds=seeds)
+    answers, seconds = run_answers(ctx, [list(p) for p in prompts], limits, sampling_for(ctx, records, temperature, seeds))
     samples = []
     for record, prompt, limit, (answer_ids, finish, engine_tokens) in zip(records, prompts, limits, answers):
         sample = base_sample(record, spec, prompt, ctx)
@@ -159,7 +198,8 @@ def direct_answers(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
             "waits_inserted": 0, "cap_hit": finish == "length", "round_finish_reasons": [], "rounds": [],
             "response_limit": limit, "answer_prefix_text": "",
             "answer_text": decode(ctx.tokenizer, answer_ids), "answer_tokens": len(answer_ids),
-            "answer_token_ids": answer_ids, "answer_finish_reason": finish, "generated_tokens": engine_tokens,
+            "answer_token_ids": answer_ids, "answer_finish_reason": finish, "thinking_engine_tokens": 0,
+            "answer_engine_tokens": engine_tokens, "derived": False, "generated_tokens": engine_tokens,
             "full_text": decode(ctx.tokenizer, answer_ids),
             "timings": {"thinking_s": 0.0, "answer_s": round(seconds, 3),
                         "note": "wall time of the batched rounds this sample took part in"},

@@ -1,9 +1,12 @@
-"""Resumable shards: samples are appended (flush + fsync) to ``{shard}.partial`` as they finish,
-and the shard is written atomically, in eval order, once every sample is there.
+"""Resumable shards: samples are appended (flush + fsync) to the shard's store
+``{shard}.store`` as they finish, and the shard is written atomically, in eval order, once
+every sample is there; the store then becomes a hard link to the shard (no second copy).
 
-A job killed half-way leaves the ``.partial`` file (Snakemake only removes declared outputs);
-the next run reads it, drops a torn last line, ignores samples made with other settings (their
-``resume_key`` differs) and generates only the missing ids.
+The store is not a declared output, so it outlives what Snakemake removes: a job killed
+half-way, a job rerun because a parameter changed, or one whose samples another job of its
+engine group generated (:mod:`workflow_scripts.generation.cli`) reads it, drops a torn last
+line, ignores samples made with other settings (their ``resume_key`` differs) and generates
+only the missing ones. Delete a configuration's folder to regenerate it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from workflow_scripts.methods.base import sample_key
 
 
 class ShardError(UserError):
-    """A shard or its partial file is unusable; the message names the file and line."""
+    """A shard or its store is unusable; the message names the file and line."""
 
 
 def resume_key(payload: dict[str, Any]) -> str:
@@ -32,19 +35,20 @@ def resume_key(payload: dict[str, Any]) -> str:
 class ShardWriter:
     def __init__(self, path: str | Path, key: str):
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.store = self.path.with_name(self.path.name + ".store")
         self.key = key
         self.samples: dict[str, dict[str, Any]] = {}
         self.torn_lines = 0
         self.foreign_samples = 0  # made with another resume key: regenerated
 
     def load(self) -> dict[str, dict[str, Any]]:
-        """Finished samples from the final shard and the partial file (this key only)."""
+        """Finished samples from the final shard and the store (this key only)."""
+        self.samples, self.torn_lines, self.foreign_samples = {}, 0, 0
         if self.path.exists():
             for sample in self._read(self.path, allow_torn_tail=False):
                 self._keep(sample)
-        if self.partial.exists():
-            for sample in self._read(self.partial, allow_torn_tail=True):
+        if self.store.exists():
+            for sample in self._read(self.store, allow_torn_tail=True):
                 self._keep(sample)
         return self.samples
 
@@ -76,8 +80,12 @@ class ShardWriter:
         return rows
 
     def append(self, samples: Iterable[dict[str, Any]]) -> None:
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.partial, "a", encoding="utf-8") as handle:
+        self.store.parent.mkdir(parents=True, exist_ok=True)
+        if self.store.exists() and self.store.stat().st_nlink > 1:  # linked to the shard: copy before writing
+            data = self.store.read_bytes()
+            self.store.unlink()
+            self.store.write_bytes(data)
+        with open(self.store, "a", encoding="utf-8") as handle:
             for sample in samples:
                 sample = {**sample, "resume_key": self.key}
                 handle.write(json.dumps(sample, ensure_ascii=False, sort_keys=True) + "\n")
@@ -91,5 +99,10 @@ class ShardWriter:
         if missing:
             raise ShardError(f"{self.path}: {len(missing)} sample(s) missing, e.g. {missing[:3]}")
         write_jsonl(self.path, (self.samples[i] for i in ordered_ids))
-        if self.partial.exists():
-            self.partial.unlink()
+        linked = self.store.with_name(self.store.name + ".tmp")
+        linked.unlink(missing_ok=True)
+        try:
+            os.link(self.path, linked)
+        except OSError:  # a filesystem without hard links: a copy
+            linked.write_bytes(self.path.read_bytes())
+        os.replace(linked, self.store)

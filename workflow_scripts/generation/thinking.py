@@ -84,12 +84,13 @@ def advance(trace: ThinkingTrace, completion: Completion, stop_ids: Sequence[int
 
 def run_thinking(engine, prompts: Sequence[Sequence[int]], traces: Sequence[ThinkingTrace],
                  stop_ids: Sequence[int], forcing_ids: Sequence[int] = (), max_waits: int = 0, *,
-                 temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[dict]:
+                 temperature: float = 0.0, top_p: float = 1.0, seeds: Sequence[int] | None = None) -> list[dict]:
     """Think until every trace is done; each round is one batched engine call. Returns round stats.
-    Greedy by default; sampling methods pass a temperature and one seed per trace."""
+    Greedy by default; sampling passes a temperature (and top-p) and one seed per trace, the same
+    seed every round, so a round sees the same random stream whatever its ``max_tokens``."""
     if len(prompts) != len(traces):
         raise ValueError(f"{len(prompts)} prompts but {len(traces)} traces")
-    sampling = {} if not temperature else {"temperature": temperature}
+    sampling = {} if not temperature else {"temperature": temperature, "top_p": top_p}
     if max_waits and not forcing_ids:
         raise ValueError("budget forcing needs a non-empty forcing string")
     round_stats = []

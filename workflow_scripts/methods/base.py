@@ -64,6 +64,7 @@ class Method:
     direct_error: str = ""  # why not, when direct_format is False
     job_keys: tuple[str, ...] = ()  # keys of generation.<name> a generation job depends on
     control_kind: str = "budget"  # which Control / Budget Error rule applies (analysis.metrics)
+    repeatable: bool = True  # generation.samples / temperature apply (False: the method samples itself)
 
     # --- runs and setting strings -------------------------------------------------------
     def runs(self, section: dict[str, Any], budgets: list | None = None) -> Iterable[dict[str, Any]]:
@@ -87,7 +88,10 @@ class Method:
 
     # --- generation ---------------------------------------------------------------------
     def sample_keys(self, record_id: str, spec) -> list[str]:
-        """The keys of a question's samples in a shard (see :func:`sample_key`): one by default."""
+        """The keys of a question's samples in a shard (see :func:`sample_key`): one per
+        repeated sample (``generation.samples``), one by default."""
+        if spec.samples > 1:
+            return [f"{record_id}#{j}" for j in range(spec.samples)]
         return [str(record_id)]
 
     def spec_fields(self, params: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class Parallel(Method):
     colour = "#949494"
     setting_regex = r"k\d+"
     job_keys = ("temperature",)
+    repeatable = False  # draws its own samples
     control_kind = "none"
     schema = {
         "type": "object",

@@ -21,6 +21,7 @@ class RejectionSampling(BudgetMethod):
     direct_format = False
     direct_error = "rejection sampling needs the thinking format (a thinking budget); the base model has none"
     job_keys = ("temperature", "max_tries")
+    repeatable = False  # draws its own samples
     control_kind = "fits"
     schema = {
         "type": "object",
