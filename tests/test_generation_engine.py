@@ -351,7 +351,8 @@ def test_cli_reports_bad_settings_without_a_traceback(tiny_model, tmp_path, repo
 
 
 def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_model, records, tmp_path, repo_root):
-    """A real SIGKILL mid-job; the rerun groups two configurations on one engine."""
+    """A real SIGKILL mid-job; the rerun is the first job of a two-configuration engine group,
+    which makes both configurations' samples; the second job then starts no engine."""
     import signal
     import time
 
@@ -371,7 +372,7 @@ def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_mode
     killed = common + ["--method", "truncation", "--setting", "B32", "--out-dir", str(out_dir), "--chunk-size", "1"]
     process = subprocess.Popen(killed, cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    partial = out_dir / "math500.jsonl.partial"
+    partial = out_dir / "math500.jsonl.store"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
         if partial.exists() and partial.read_text().count("\n") >= 2:
@@ -386,28 +387,36 @@ def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_mode
     # A sample left by a run with other settings must be regenerated, not reused.
     gpqa_first = next(r["id"] for r in records if r["dataset"] == "gpqa")
     forcing_dir.mkdir()
-    (forcing_dir / "gpqa.jsonl.partial").write_text(json.dumps({"id": gpqa_first, "resume_key": "stale"}) + "\n")
+    (forcing_dir / "gpqa.jsonl.store").write_text(json.dumps({"id": gpqa_first, "resume_key": "stale"}) + "\n")
 
     configs = [{"method": "truncation", "setting": "B32", "out_dir": str(out_dir)},
                {"method": "budget_forcing", "setting": "B16-n1", "out_dir": str(forcing_dir)}]
-    result = subprocess.run(common + ["--configs", json.dumps(configs)], cwd=repo_root, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    first = subprocess.run(common + ["--configs", json.dumps(configs), "--write", str(out_dir)], cwd=repo_root,
+                           capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert not (forcing_dir / "job.json").exists()  # the group's other job writes its own outputs
+    second = subprocess.run(common + ["--configs", json.dumps(configs), "--write", str(forcing_dir)], cwd=repo_root,
+                            capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-3000:]
     job = json.loads((out_dir / "job.json").read_text())
     assert job["engine_starts"] == 1 and job["engine"] == engine_settings(ENGINE)  # completed from the schema
     assert job["datasets"]["math500"]["resumed_ids"] == sorted(kept)
     regenerated = [i for d in job["datasets"].values() for i in d["generated_ids"]]
     assert sorted(regenerated + list(kept)) == sorted(r["id"] for r in records)  # each sample generated once
     forcing_job = json.loads((forcing_dir / "job.json").read_text())
-    assert forcing_job["engine_starts"] == 0  # shared the engine of the first configuration
+    assert forcing_job["engine_starts"] == 0  # its samples were made on the first job's engine
     assert forcing_job["engine_group"] == ["sft/truncation/B32", "sft/budget_forcing/B16-n1"]
-    assert forcing_job["datasets"]["gpqa"]["resumed_ids"] == [] and gpqa_first in forcing_job["datasets"]["gpqa"]["generated_ids"]
+    assert all(d["generated_ids"] == [] for d in forcing_job["datasets"].values())
+    gpqa_forced = json.loads((forcing_dir / "gpqa.jsonl").read_text().splitlines()[0])
+    assert gpqa_forced["id"] == gpqa_first and gpqa_forced["resume_key"] == forcing_job["resume_key"]  # not the stale one
     wait = forcing_ids(ctx.tokenizer, "Wait")
     for directory, job_ in ((out_dir, job), (forcing_dir, forcing_job)):
         samples = []
         for dataset in SOURCES:
             shard = [json.loads(line) for line in (directory / f"{dataset}.jsonl").read_text().splitlines()]
             assert [s["id"] for s in shard] == [r["id"] for r in records if r["dataset"] == dataset]
-            assert not (directory / f"{dataset}.jsonl.partial").exists()
+            # the store is the shard (a hard link): it outlives Snakemake's removal of the shard
+            assert (directory / f"{dataset}.jsonl.store").stat().st_ino == (directory / f"{dataset}.jsonl").stat().st_ino
             samples += shard
         for sample in samples:
             check_accounting(sample, ctx, wait)

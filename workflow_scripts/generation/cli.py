@@ -361,6 +361,7 @@ def build_members(args, settings, engine_args, eval_sets) -> list[Member]:
     """The group's members, checked before any engine starts; a derived run's trajectory joins
     the group when --configs does not list it (made if missing, not written)."""
     from workflow_scripts.generation.methods import MethodError
+    from workflow_scripts.generation.trajectory import TrajectoryError
 
     configs = job_configs(args)
     listed = {Path(c["out_dir"]) for c in configs}
@@ -382,6 +383,11 @@ def build_members(args, settings, engine_args, eval_sets) -> list[Member]:
                 raise GenerationError(f"thinking_from {source} is not a trajectory's out_dir")
             if spec.method not in ("truncation", "budget_forcing") or spec.prompt_format != "think":
                 raise MethodError(f"{spec.model}/{spec.method}/{spec.setting} cannot take its thinking from a trajectory")
+            held = trajectory.spec
+            too_long = held.budget != "unbounded" and (spec.budget == "unbounded" or spec.budget > held.budget)
+            if too_long or spec.n > held.n:
+                raise TrajectoryError(f"{spec.model}/{spec.method}/{spec.setting} cannot be cut from the trajectory "
+                                      f"{held.setting} (budget {held.budget}, n={held.n}): its budget or n is larger")
             trajectory_key = trajectory.key
         key = job_resume_key(str(args.model), spec, engine_args, args.seed, settings, model_files=files,
                              trajectory=trajectory_key)
