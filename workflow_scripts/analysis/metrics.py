@@ -63,7 +63,10 @@ Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000
 * **scaling_per_doubling** (the unit of s1's Table 3 and figures; comparable with the paper):
   the same mean pairwise slope with log2(t) in place of t, x 100: accuracy percentage points
   per doubling of compute tokens. Runs with 0 mean compute tokens have no logarithm and are
-  left out of it.
+  left out of it. ``scaling_per_doubling_ci_low``/``_ci_high`` (points per doubling) and
+  ``scaling_per_doubling_verdict``: its 95 % paired-bootstrap interval and verdict, from the
+  same resamples as the per-token interval (one resample matrix per dataset). The two
+  verdicts can differ: the log axis weighs the pairs of runs differently.
 * **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it
   (among equally accurate runs, the one with the fewest mean compute tokens).
 """
@@ -293,7 +296,10 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
         tokens = group["compute_tokens_mean"].tolist()
         slope, pairs, tied = scaling_slope(tokens, group["accuracy"].tolist())
         per_doubling, _, _ = scaling_slope(tokens, group["accuracy"].tolist(), axis="log2")
-        slope_low, slope_high = boot.scaling([tuple(r) for r in group[RUN_KEYS].itertuples(index=False)])
+        run_keys = [tuple(r) for r in group[RUN_KEYS].itertuples(index=False)]
+        slope_low, slope_high = boot.scaling(run_keys)
+        # the same resamples on the log2 axis, x 100: points per doubling
+        doubling_low, doubling_high = (bound * 100 for bound in boot.scaling(run_keys, axis="log2"))
         best = best_run(group)
         row = {
             "model": model, "dataset": dataset, "method": method,
@@ -306,6 +312,8 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "scaling_verdict": scaling_verdict(slope_low, slope_high),
             "scaling_pairs": pairs, "scaling_pairs_tied": tied,
             "scaling_per_doubling": per_doubling * 100 if not math.isnan(per_doubling) else float("nan"),
+            "scaling_per_doubling_ci_low": doubling_low, "scaling_per_doubling_ci_high": doubling_high,
+            "scaling_per_doubling_verdict": scaling_verdict(doubling_low, doubling_high),
             "max_accuracy": float(best["accuracy"]), "max_accuracy_setting": best["setting"],
             "compute": ",".join(sorted(group["compute"].unique())),
             "compute_tokens_min": float(group["compute_tokens_mean"].min()),

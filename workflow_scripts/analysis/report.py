@@ -44,8 +44,8 @@ RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", 
                "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "compute",
                "compute_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
 METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
-                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "scaling_per_doubling", "max_accuracy",
-                  "max_accuracy_setting"]
+                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "scaling_per_doubling",
+                  "scaling_per_doubling_95ci", "scaling_per_doubling_verdict", "max_accuracy", "max_accuracy_setting"]
 DIFFERENCE_COLUMNS = ["model", "dataset", "budget", "setting_a", "setting_b", "accuracy_a", "accuracy_b",
                       "difference", "difference_95ci", "verdict"]
 
@@ -58,12 +58,19 @@ def interval_text(low, high, scale: float = 1.0) -> str:
 
 
 def metrics_display(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
-    """metrics.tsv with the Scaling interval in accuracy points per 1,000 compute tokens."""
+    """metrics.tsv with the Scaling intervals in accuracy points per 1,000 compute tokens and
+    (already in points) per doubling of compute tokens."""
     if metrics is None:
         return None
+    doubling = [interval_text(lo, hi) for lo, hi in zip(metrics.get("scaling_per_doubling_ci_low", pd.Series(
+        float("nan"), index=metrics.index)), metrics.get("scaling_per_doubling_ci_high", pd.Series(
+            float("nan"), index=metrics.index)))]
     return metrics.assign(scaling_pp_per_1k_95ci=[interval_text(lo, hi, 1e5) for lo, hi in
                                                   zip(metrics["scaling_ci_low"], metrics["scaling_ci_high"])],
-                          scaling_verdict=metrics["scaling_verdict"].fillna(""))
+                          scaling_verdict=metrics["scaling_verdict"].fillna(""),
+                          scaling_per_doubling_95ci=doubling,
+                          scaling_per_doubling_verdict=metrics.get(
+                              "scaling_per_doubling_verdict", pd.Series("", index=metrics.index)).fillna(""))
 
 
 def differences_display(differences: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -128,7 +135,8 @@ def _read_tsv(path: Path) -> pd.DataFrame | None:
         return read_runs(path)
     return pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str, "from_setting": str,
                                                "to_setting": str, "max_accuracy_setting": str, "id": str,
-                                               "setting_a": str, "setting_b": str, "scaling_verdict": str})
+                                               "setting_a": str, "setting_b": str, "scaling_verdict": str,
+                                               "scaling_per_doubling_verdict": str})
 
 
 def _read_json(path: Path) -> Any:
@@ -272,6 +280,9 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "no_detectable_scaling": [] if metrics is None else [
             f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
             if r.get("scaling_verdict") == NO_DETECTABLE_SCALING],
+        "no_detectable_scaling_per_doubling": [] if metrics is None else [
+            f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
+            if r.get("scaling_per_doubling_verdict") == NO_DETECTABLE_SCALING],
         "natural_stop_table": markdown_table(tsv("natural_stop"), empty="no truncation runs"),
         "table3": {dataset: markdown_table(table) for dataset, table in table3(metrics).items()}
         if metrics is not None and len(metrics) else {},

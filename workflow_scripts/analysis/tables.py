@@ -33,7 +33,7 @@ def read_runs(path: str | Path) -> pd.DataFrame:
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
     """metrics.tsv with settings and verdicts kept as text ("" where empty)."""
-    text_columns = ("settings", "max_accuracy_setting", "scaling_verdict", "control_note")
+    text_columns = ("settings", "max_accuracy_setting", "scaling_verdict", "scaling_per_doubling_verdict", "control_note")
     metrics = pd.read_csv(path, sep="\t", dtype={c: str for c in text_columns})
     missing = [c for c in ("model", "dataset", "method", "scaling_verdict") if c not in metrics.columns]
     if missing:
