@@ -41,7 +41,8 @@ STAGE_FIGURES = (
 )
 ANALYSIS_FIGURES = ("scaling", "methods", "failures_plot", "examples")
 RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", "samples", "accuracy",
-               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "compute",
+               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "accuracy_sample_min",
+               "accuracy_sample_max", "parse_failures", "compute",
                "compute_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
 METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
                   "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "scaling_per_doubling",
