@@ -25,6 +25,8 @@ from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
 from workflow_scripts.analysis.comparison import __doc__ as COMPARISON_DOC
 from workflow_scripts.analysis.comparison import findings, table3
+from workflow_scripts.analysis.cost import __doc__ as COST_DOC
+from workflow_scripts.analysis.cost import cost_summary, read_cost
 from workflow_scripts.analysis.metrics import budget_trend
 from workflow_scripts.config import eval_set_names, model_entries, trains_here
 from workflow_scripts.methods import METHODS
@@ -252,6 +254,7 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
 
     runs = tsv("runs")
     metrics = tsv("metrics")
+    cost = read_cost(path("cost")) if path("cost") and path("cost").exists() else None
     trend = trend_with_verdict(budget_trend(runs), metrics) if runs is not None and len(runs) else None
     curation = _read_json(path("curation")) if path("curation") else None
     audit = _read_json(path("audit")) if path("audit") else None
@@ -310,6 +313,9 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "compute_table": markdown_table(pd.DataFrame(compute_rows(path("sft"), [Path(p) for p in inputs.get("jobs", [])],
                                                                   config)), empty=NOT_AVAILABLE),
         "predicted_compute": predicted_compute(path("benchmarks")),
+        "cost_table": markdown_table(cost, empty="no generation samples"),
+        "cost": cost_summary(cost),
+        "cost_definition": _section_doc(COST_DOC),
         "sft": _read_json(path("sft")) if path("sft") else None,
         "files": {name: relative(name) if path(name) else None for name in ANALYSIS_FIGURES},
         # Figures of other stages, embedded when the run has them.
