@@ -22,6 +22,24 @@ rule metrics:
         " --graded-dir {params.graded_dir} --out-dir {params.out_dir} > {log} 2>&1"
 
 
+# Engine tokens the grid generated, against its minimum and a from-scratch grid
+# (workflow_scripts/analysis/cost.py); the trajectory shards exist only with generation.reuse_thinking.
+rule cost:
+    input:
+        generation=shard_paths("generation"),
+        trajectories=trajectory_paths(),
+    output:
+        cost=report(f"{RESULTS}/analysis/cost.tsv", caption="../report/cost.rst", category="Scaling",
+                    subcategory="Cost"),
+    log:
+        f"{LOGS}/cost.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m workflow_scripts.analysis cost --generation {input.generation}"
+        " --trajectories {input.trajectories} --output {output.cost} > {log} 2>&1"
+
+
 rule plots:
     input:
         runs=f"{RESULTS}/analysis/runs.tsv",
@@ -85,6 +103,7 @@ rule research_report:
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         differences=f"{RESULTS}/analysis/paired_differences.tsv",
+        cost=f"{RESULTS}/analysis/cost.tsv",
         failures=f"{RESULTS}/analysis/failures.tsv",
         failures_plot=f"{RESULTS}/analysis/failures.png",
         examples=f"{RESULTS}/analysis/examples.md",

@@ -118,6 +118,35 @@ def test_scaling_plot_data_ticks_intervals_and_labels():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
+def test_scaling_plot_shows_the_spread_of_repeated_samples_by_hand():
+    from matplotlib.collections import PolyCollection
+    from matplotlib.container import ErrorbarContainer
+
+    # Truncation B16 and B64, k = 2 samples of four questions. B16: sample 0 right on 1 of 4,
+    # sample 1 on 3 of 4 -> accuracy 50 %, per-sample 25 % / 75 %, sd (ddof 1) = sqrt(2) x 25 %.
+    # B64: 3/4 and 4/4 -> 87.5 %, range 75-100 %, sd = sqrt(2) x 12.5 %.
+    rows = []
+    for tokens, setting, counts in ((16, "B16", (1, 3)), (60, "B64", (3, 4))):
+        for j, right in enumerate(counts):
+            rows += [{**s, "sample": j} for s in run_samples([tokens] * 4, [q < right for q in range(4)],
+                                                             setting=setting, budget=int(setting[1:]))]
+    runs = run_table(pd.DataFrame(rows))
+    ax = draw_scaling(runs).axes[0]
+    assert ax.get_title() == "MATH500 (n=8)"  # samples per run: 4 questions x 2
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 1
+    vertices = bands[0].get_paths()[0].vertices
+    by_x = {x: sorted({round(float(y), 6) for xx, y in vertices if xx == x}) for x in (16.0, 60.0)}
+    assert by_x == {16.0: [25.0, 75.0], 60.0: [75.0, 100.0]}
+    thick = [c for c in ax.containers if isinstance(c, ErrorbarContainer) and c.lines[2][0].get_linewidth()[0] == 3]
+    spans = sorted((round(float(seg[0][1]), 4), round(float(seg[1][1]), 4)) for seg in thick[0].lines[2][0].get_segments())
+    half16, half64 = 2 ** 0.5 * 25, 2 ** 0.5 * 12.5
+    assert spans == [(round(50 - half16, 4), round(50 + half16, 4)), (round(87.5 - half64, 4), round(87.5 + half64, 4))]
+    # k = 1: no band, no thick bars.
+    ax = draw_scaling(_plot_runs()).axes[0]
+    assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
+
+
 def test_methods_plot_writes_n_a_for_a_missing_slope_and_never_draws_it_as_zero():
     runs = _plot_runs()
     figure = draw_methods(runs)

@@ -19,13 +19,15 @@ from PIL import Image
 
 from workflow_scripts.analysis.metrics import budget_trend
 from workflow_scripts.analysis.tables import read_runs
-from workflow_scripts.config import evaluation_grid, load_config
+from workflow_scripts.config import derives_thinking, evaluation_grid, load_config, trajectory_plan
 from workflow_scripts.io import read_jsonl
 
 pytestmark = pytest.mark.slow
 
-ALLOWED = ["grade", "grader_audit", "metrics", "plots", "failures", "examples", "research_report", "all"]
+ALLOWED = ["grade", "grader_audit", "metrics", "cost", "plots", "failures", "examples", "research_report", "all"]
 QUESTIONS = 6
+TRAJECTORY_TOKENS = 100  # what each question's shared thinking cost (generation.reuse_thinking, the default)
+ANSWER_TOKENS = 3
 
 
 def _answer(dataset: str, gold: str, correct: bool) -> tuple[str, str]:
@@ -35,7 +37,7 @@ def _answer(dataset: str, gold: str, correct: bool) -> tuple[str, str]:
     return f"Answer: {gold if correct else int(gold) + 1}", None
 
 
-def _shard_rows(spec, dataset: str, budget_rank: int) -> list[dict]:
+def _shard_rows(spec, dataset: str, budget_rank: int, derived: bool) -> list[dict]:
     rows = []
     for q in range(QUESTIONS):
         gold = str(100 + q)
@@ -56,6 +58,10 @@ def _shard_rows(spec, dataset: str, budget_rank: int) -> list[dict]:
             "answer_text": answer_text, "answer_tokens": tokens if direct else 3, "full_text": "...",
             "gold": gold if dataset != "gpqa" else "choice text", "gold_letter": letter,
             "timings": {"thinking_s": 0.1, "answer_s": 0.1}, "engine": {"dtype": "float32"},
+            # token accounting (analysis/cost.tsv): a derived run generated only its answer
+            "thinking_engine_tokens": 0 if direct else tokens, "answer_engine_tokens": tokens if direct else ANSWER_TOKENS,
+            "generated_tokens": ANSWER_TOKENS if derived else tokens + (0 if direct else ANSWER_TOKENS),
+            "derived": derived,
         })
     return rows
 
@@ -75,14 +81,23 @@ def smoke_run(tmp_path_factory, repo_root, shared_data):
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     results = work / "results" / config["run_name"]
     rank = {16: 1, 64: 4, "unbounded": 5, None: 3}
-    for spec in evaluation_grid(load_config(work / "config.yaml")):  # merged over config.yaml, completed
+    complete = load_config(work / "config.yaml")  # merged over config.yaml, completed
+    for spec in evaluation_grid(complete):
         for dataset in ("math500", "aime24", "gpqa"):
             path = Path(spec.path(str(results / "generation"), dataset))
             path.parent.mkdir(parents=True, exist_ok=True)
             rows = _shard_rows(spec, dataset, rank[spec.budget] if spec.method != "class_conditional"
-                               else {"short": 2, "long": 3}[spec.prompt])
+                               else {"short": 2, "long": 3}[spec.prompt], derives_thinking(complete, spec))
             path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         (path.parent / "job.json").write_text(json.dumps({"wall_time_s": 12.5}))
+    for model, trajectory in trajectory_plan(complete).items():  # the shared thinking of the derived runs
+        for dataset in ("math500", "aime24", "gpqa"):
+            path = Path(trajectory.path(str(results / "generation"), dataset))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps({"dataset": dataset, "id": f"{dataset}-{q}", "model": model,
+                                                "thinking_engine_tokens": TRAJECTORY_TOKENS,
+                                                "thinking_tokens": TRAJECTORY_TOKENS}) + "\n"
+                                    for q in range(QUESTIONS)))
     eval_dir = results / "data" / "eval"
     eval_dir.mkdir(parents=True)
     math_rows = read_jsonl(shared_data / "math500" / "test.jsonl")[:20]
@@ -136,6 +151,20 @@ def test_dag_metrics_and_trend(smoke_run):
     base = runs[runs["model"] == "base"]
     assert (base["compute"] == "response").all() and (base["compute_tokens_mean"] == 20 + 10 * 5).all()
     assert (base["thinking_tokens_mean"] == 0).all()
+
+
+def test_dag_cost_counts_the_trajectories_once(smoke_run):
+    _, results = smoke_run
+    total = pd.read_csv(results / "analysis" / "cost.tsv", sep="\t").set_index("model").loc["total"]
+    # derived: sft truncation B16 (tokens 30), B64 (60) and budget forcing B64-n1 (60), 3 datasets x 6 questions;
+    # trajectories: one per dataset and question, 100 tokens each.
+    assert (total["derived_samples"], total["trajectories"]) == (3 * 3 * QUESTIONS, 3 * QUESTIONS)
+    assert total["generated_in_trajectories"] == 3 * QUESTIONS * TRAJECTORY_TOKENS
+    # from scratch - generated: the derived runs' thinking (30 + 60 + 60 per question) against the trajectories
+    assert total["from_scratch"] - total["generated"] == 3 * QUESTIONS * (30 + 60 + 60 - TRAJECTORY_TOKENS)
+    # minimum - generated: the longest derived thinking (60) against the trajectory (100), per question
+    assert total["generated"] - total["minimum"] == 3 * QUESTIONS * (TRAJECTORY_TOKENS - 60)
+    assert "### Generated tokens (`analysis/cost.tsv`)" in (results / "REPORT.md").read_text()
 
 
 def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):

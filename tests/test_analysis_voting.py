@@ -70,13 +70,15 @@ def test_table3_and_findings_read_the_metrics():
         {"model": "sft", "dataset": "aime24", "method": "rejection_sampling", "runs": 2, "control_paper": 0.9,
          "control_exceed": 0.1, "scaling_per_doubling": -8.0, "max_accuracy": 0.5, "max_accuracy_setting": "B64"},
         {"model": "sft", "dataset": "aime24", "method": "truncation", "runs": 3, "control_paper": 1.0,
-         "control_exceed": 0.0, "scaling_per_doubling": 12.0, "max_accuracy": 0.8, "max_accuracy_setting": "B128"},
+         "control_exceed": 0.0, "scaling_per_doubling": 12.0, "max_accuracy": 0.8, "max_accuracy_setting": "B128",
+         "scaling_per_doubling_ci_low": 2.5, "scaling_per_doubling_ci_high": 20.0},
         {"model": "sft", "dataset": "aime24", "method": "token_conditional", "runs": 2, "control_paper": 0.5,
          "control_exceed": 0.75, "scaling_per_doubling": 0.5, "max_accuracy": 0.4, "max_accuracy_setting": "T32"},
     ])
     table = table3(metrics)["aime24"]
     assert list(table["method"]) == ["truncation", "token-conditional", "rejection sampling"]  # registry order
     assert list(table["Control (%)"]) == [100.0, 50.0, 90.0]
+    assert list(table["Scaling 95 % interval"]) == ["[2.5, 20.0]", "", ""]
     verdicts = findings(metrics).set_index("method")["where scaling fails"]
     assert verdicts["rejection sampling"] == "scales inversely: -8.0 points per doubling; 10 % of samples never fit (out of budget)"
     assert verdicts["token-conditional"].startswith("flat: +0.5 points per doubling; instruction ignored: 75 %")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +119,32 @@ def test_a_run_missing_questions_is_averaged_over_the_ones_it_has():
     finite = table.accuracy[:, column][np.isfinite(table.accuracy[:, column])]
     assert (finite == 1.0).all()  # whenever q0 or q1 is drawn, B200 is right on it
     assert np.isnan(table.accuracy[:, column]).mean() == pytest.approx(0.5 ** 4, abs=0.01)  # neither drawn
+
+
+def test_per_doubling_scaling_interval_and_verdict_by_hand():
+    # Two runs at 100 and 400 tokens (two doublings) on four questions. A gets q0, q1 right, B
+    # q0, q1, q2: per question B - A is (0, 0, 1, 0), so a resample's accuracy difference is
+    # (draws of q2) / 4, 95 % interval [0, 0.75] (see test_paired_difference_by_hand). Tokens
+    # are the same in every resample, so the slope per doubling is difference / 2 x 100 points:
+    # point 0.25 / 2 x 100 = 12.5, interval [0, 37.5]; per token difference / 300: [0, 0.0025].
+    # The interval reaches 0: "no detectable scaling" in both units.
+    samples = pd.DataFrame(run_samples([100] * 4, [True, True, False, False], setting="B100", budget=100)
+                           + run_samples([400] * 4, [True, True, True, False], setting="B400", budget=400))
+    boot = PairedBootstrap(samples)
+    row = method_metrics(run_table(samples, boot), samples, boot=boot).iloc[0]
+    assert row["scaling_per_doubling"] == pytest.approx(12.5)
+    assert (row["scaling_per_doubling_ci_low"], row["scaling_per_doubling_ci_high"]) == (
+        pytest.approx(0.0), pytest.approx(37.5))
+    assert (row["scaling_ci_low"], row["scaling_ci_high"]) == (pytest.approx(0.0), pytest.approx(0.0025))
+    assert row["scaling_per_doubling_verdict"] == row["scaling_verdict"] == NO_DETECTABLE_SCALING
+    # B right on every question, A on none: every resample rises by 1.0 over two doublings.
+    samples = pd.DataFrame(run_samples([100] * 4, [False] * 4, setting="B100", budget=100)
+                           + run_samples([400] * 4, [True] * 4, setting="B400", budget=400))
+    row = method_metrics(run_table(samples), samples).iloc[0]
+    assert (row["scaling_per_doubling_ci_low"], row["scaling_per_doubling_ci_high"]) == (
+        pytest.approx(50.0), pytest.approx(50.0))
+    assert row["scaling_per_doubling_verdict"] == "rises"
+    # One run: no slope, no interval, no verdict.
+    samples = pd.DataFrame(run_samples([100] * 4, [True] * 4, setting="B100", budget=100))
+    row = method_metrics(run_table(samples), samples).iloc[0]
+    assert math.isnan(row["scaling_per_doubling_ci_low"]) and row["scaling_per_doubling_verdict"] == ""

@@ -261,3 +261,29 @@ def test_conditional_runs_use_the_instructed_budget():
     assert row["budget_error"] == pytest.approx((abs(65 - 32) / 32 + abs(35 - 128) / 128) / 2)
     # mean tokens 65 (acc .5) and 35 (acc .5): no change per doubling
     assert row["scaling_per_doubling"] == pytest.approx(0.0)
+
+
+def test_repeated_samples_accuracy_is_the_mean_over_samples_with_its_spread_by_hand(tmp_path):
+    # k = 3 samples of four questions. Sample 0 gets q0, q1, q2 right (3/4), sample 1 q0 (1/4),
+    # sample 2 q0, q1 (2/4). Accuracy: 6 of 12 = .5 (= the mean of .75, .25, .5); the spread of
+    # the three per-sample accuracies: sd (ddof 1) = sqrt((.25^2 + .25^2 + 0) / 2) = .25,
+    # min .25, max .75.
+    right = {0: ("q0", "q1", "q2"), 1: ("q0",), 2: ("q0", "q1")}
+    rows = [sample(id=f"q{q}", correct=f"q{q}" in right[j]) | {"sample": j, "sample_seed": 1000 + j}
+            for q in range(4) for j in range(3)]
+    run = run_table(_frame(rows)).iloc[0]
+    assert (run["questions"], run["samples_per_question"], run["samples"], run["correct"]) == (4, 3, 12, 6)
+    assert run["accuracy"] == pytest.approx(0.5)
+    assert run["accuracy_sample_sd"] == pytest.approx(0.25)
+    assert (run["accuracy_sample_min"], run["accuracy_sample_max"]) == (0.25, 0.75)
+    # k = 1 (no sample field, greedy): accuracy as before, no spread.
+    greedy = [{k: v for k, v in s.items() if k != "sample"} for s in run_samples([100] * 4, [True, True, False, False])]
+    run = run_table(load_graded(write_shards(tmp_path, greedy))).iloc[0]
+    assert run["samples_per_question"] == 1 and run["accuracy"] == 0.5
+    assert all(math.isnan(run[c]) for c in ("accuracy_sample_sd", "accuracy_sample_min", "accuracy_sample_max"))
+
+
+def test_uneven_sample_counts_are_named():
+    rows = [sample(id="q0") | {"sample": j} for j in range(3)] + [sample(id="q1") | {"sample": 0}]
+    with pytest.raises(MetricsError, match="unequal sample counts, e.g. 'q1' has 1 of 3"):
+        run_table(_frame(rows))

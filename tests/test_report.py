@@ -11,6 +11,7 @@ import pytest
 
 from test_analysis_records import run_samples
 from workflow_scripts.analysis.bootstrap import PairedBootstrap, matched_budget_differences
+from workflow_scripts.analysis.cost import cost_table
 from workflow_scripts.analysis.tables import write_tsv
 from workflow_scripts.analysis.failures import detect_failures
 from workflow_scripts.analysis.metrics import method_metrics, natural_stop_rows, run_table
@@ -22,7 +23,7 @@ CATEGORIES = {"Curation", "Training", "Scaling", "Examples"}
 # The research_report rule's inputs (rules/analysis.smk), by name, relative to results/<run>/.
 REPORT_FILES = {
     "metrics": "analysis/metrics.tsv", "runs": "analysis/runs.tsv", "natural_stop": "analysis/natural_stop.tsv",
-    "differences": "analysis/paired_differences.tsv", "failures": "analysis/failures.tsv",
+    "differences": "analysis/paired_differences.tsv", "cost": "analysis/cost.tsv", "failures": "analysis/failures.tsv",
     "failures_plot": "analysis/failures.png", "examples": "analysis/examples.md",
     "examples_index": "analysis/examples.tsv", "scaling": "analysis/scaling.png", "methods": "analysis/methods.png",
     "audit": "analysis/grader_audit.json", "curation": "curation/summary.json",
@@ -67,6 +68,14 @@ def _write_results(results, shared_data):
     write_tsv(method_metrics(runs, samples, GENERATION, boot), analysis / "metrics.tsv")
     write_tsv(matched_budget_differences(boot, runs), analysis / "paired_differences.tsv")
     write_tsv(natural_stop_rows(samples), analysis / "natural_stop.tsv")
+    # q0 of B16 and B64 cut from one 64-token trajectory (answers 4 and 5), one class-conditional run of 30:
+    # generated 4 + 5 + 30 + 64 = 103, minimum 30 + 9 + 60 = 99, from scratch (16 + 4) + (60 + 5) + 30 = 115.
+    keys = {"model": "sft", "dataset": "math500", "id": "q0", "sample": 0}
+    write_tsv(cost_table(pd.DataFrame([
+        {**keys, "generated_tokens": 4, "thinking_engine_tokens": 16, "answer_engine_tokens": 4, "derived": True},
+        {**keys, "generated_tokens": 5, "thinking_engine_tokens": 60, "answer_engine_tokens": 5, "derived": True},
+        {**keys, "generated_tokens": 30, "thinking_engine_tokens": 20, "answer_engine_tokens": 10, "derived": False}]),
+        pd.DataFrame([{**keys, "thinking_engine_tokens": 64}])), analysis / "cost.tsv")
     write_tsv(detect_failures(runs, samples), analysis / "failures.tsv")
     (analysis / "examples.md").write_text("# Example traces\n")
     write_tsv(samples[["dataset", "model", "method", "setting", "id"]].head(2), analysis / "examples.tsv")
@@ -122,6 +131,10 @@ def test_report_with_every_input_renders_real_numbers(tmp_path, repo_root, share
     # The grid also asks for class-conditional short/long, whose job.json files are missing.
     assert "| generation | 3 | 1.5 | 1 | 1.5 | GPU | 2 job.json missing |" in text
     assert "- SFT: 6.5 GPU-hours predicted" in text
+    assert ("The grid generated **103** engine tokens, **1.04x** its minimum of\n99 (within the goal of at most 1.2x); "
+            "from scratch (every run thinking on its\nown, s1's procedure) it would have been **115** tokens, **1.12x** "
+            "more.") in text
+    assert "| sft | 3 | 2 | 1 | 39 | 64 | 103 | 115 | 99 | 1.04 | 1.117 | True |" in text
     # Only the figures (not written in this test) are missing.
     assert re.findall(r"^.*not available.*$", text, re.M) == [
         "Scaling plot: not available.", "Method comparison plot: not available.", "Failure plot: not available."]
@@ -179,7 +192,7 @@ def test_every_report_item_has_a_caption_and_an_allowed_category(repo_root):
     analysis = (repo_root / "rules" / "analysis.smk").read_text()
     captions = re.findall(r'caption="\.\./report/([^"]+)"', analysis)
     assert {"metrics.rst", "scaling.rst", "methods.rst", "failures.rst", "examples.rst",
-            "research_report.rst"} <= set(captions)
+            "research_report.rst", "cost.rst"} <= set(captions)
     for caption in captions:
         assert (repo_root / "report" / caption).read_text().strip(), caption
     for rules in sorted((repo_root / "rules").glob("*.smk")):

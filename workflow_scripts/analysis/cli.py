@@ -1,4 +1,4 @@
-"""``python -m workflow_scripts.analysis {metrics,plots,failures,examples,report}``: one command per analysis rule."""
+"""``python -m workflow_scripts.analysis {metrics,cost,plots,failures,examples,report}``: one command per analysis rule."""
 
 from __future__ import annotations
 
@@ -50,6 +50,18 @@ def cmd_metrics(args) -> int:
     write_tsv(matched_budget_differences(boot, runs), out / "paired_differences.tsv")
     write_tsv(natural, out / "natural_stop.tsv")
     print(f"{len(samples)} samples, {len(runs)} runs, {len(metrics)} methods -> {out}", flush=True)
+    return 0
+
+
+def cmd_cost(args) -> int:
+    from workflow_scripts.analysis.cost import cost_from_files
+
+    table = cost_from_files(args.generation, args.trajectories)
+    write_tsv(table, args.output)
+    total = table.iloc[-1]
+    print(f"{int(total['samples'])} samples, {int(total['trajectories'])} trajectories: generated "
+          f"{int(total['generated'])} tokens, minimum {int(total['minimum'])}, from scratch "
+          f"{int(total['from_scratch'])} -> {args.output}", flush=True)
     return 0
 
 
@@ -117,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--graded-dir", help="graded/ folder: shard paths are reported relative to its parent")
     metrics.add_argument("--out-dir", required=True)
     metrics.set_defaults(func=cmd_metrics)
+    cost = sub.add_parser("cost", help="cost.tsv: generated vs minimum vs from-scratch engine tokens")
+    cost.add_argument("--generation", nargs="+", required=True, help="generation shards (.jsonl)")
+    cost.add_argument("--trajectories", nargs="*", default=[],
+                      help="trajectory shards of generation.reuse_thinking (none when it is off)")
+    cost.add_argument("--output", required=True, help="cost.tsv")
+    cost.set_defaults(func=cmd_cost)
     plots = sub.add_parser("plots", help="scaling.png and methods.png from runs.tsv")
     plots.add_argument("--runs", required=True)
     plots.add_argument("--scaling", required=True, help="accuracy vs thinking tokens (png)")

@@ -7,7 +7,8 @@ accuracy. Here, per dataset and (model, method), in registry order:
   rule: the share of budgeted runs whose mean thinking stays within the budget, the
   short/long ordering for class-conditional, the share of samples that fit for rejection
   sampling; empty for parallel scaling, which has no budget);
-* **Scaling (pp / doubling)**: ``scaling_per_doubling``, the unit of the paper's Table 3;
+* **Scaling (pp / doubling)**: ``scaling_per_doubling``, the unit of the paper's Table 3, with
+  its 95 % paired-bootstrap interval (``scaling_per_doubling_ci_low``/``_ci_high``);
 * **Best accuracy (%)** and the number of runs.
 
 The findings say, per method and dataset, where scaling fails, from the same metrics:
@@ -45,12 +46,21 @@ def _pct(value) -> float:
     return float("nan") if value is None or (isinstance(value, float) and math.isnan(value)) else 100 * float(value)
 
 
+def _interval(row) -> str:
+    """"[low, high]" of the per-doubling Scaling, "" without one."""
+    low, high = (getattr(row, f"scaling_per_doubling_ci_{side}", float("nan")) for side in ("low", "high"))
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high)):
+        return ""
+    return f"[{float(low):.1f}, {float(high):.1f}]"
+
+
 def table3(metrics: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """{dataset: table} with columns method, Control (%), Scaling (pp / doubling), best accuracy (%), runs."""
     tables = {}
     for dataset, group in metrics.groupby("dataset", sort=True):
         rows = [{"method": method_name(row.model, row.method), "Control (%)": _pct(row.control_paper),
                  "Scaling (pp / doubling)": row.scaling_per_doubling,
+                 "Scaling 95 % interval": _interval(row),
                  "best accuracy (%)": _pct(row.max_accuracy), "best setting": row.max_accuracy_setting,
                  "runs": int(row.runs)}
                 for row in _order(group).itertuples()]

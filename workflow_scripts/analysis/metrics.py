@@ -16,7 +16,10 @@ Run columns (``runs.tsv``):
     correct, accuracy (the mean over questions of the share of the question's k samples that
     are correct: the mean accuracy over the k samples, i.e. pass@1 averaged over samples;
     = correct / samples; unparsed answers count as wrong), accuracy_sample_sd (the standard
-    deviation across the k samples of each sample's accuracy; empty for k = 1),
+    deviation, ddof 1, across the k per-sample-index accuracies: the accuracy of sample j over
+    the questions, j = 0..k-1; empty for k = 1), accuracy_sample_min / accuracy_sample_max
+    (the lowest and highest of those k accuracies; empty for k = 1; parallel scaling's k
+    samples are majority-voted instead: one run per vote size, k = 1 each, see ``voting``),
     accuracy_ci_low/high (95 % paired-bootstrap interval over questions, see
     :mod:`bootstrap`), parse_failures, compute (``thinking`` or ``response``: what
     compute_tokens counts), compute_tokens_mean, compute_tokens_median, thinking_tokens_mean,
@@ -63,7 +66,10 @@ Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000
 * **scaling_per_doubling** (the unit of s1's Table 3 and figures; comparable with the paper):
   the same mean pairwise slope with log2(t) in place of t, x 100: accuracy percentage points
   per doubling of compute tokens. Runs with 0 mean compute tokens have no logarithm and are
-  left out of it.
+  left out of it. ``scaling_per_doubling_ci_low``/``_ci_high`` (points per doubling) and
+  ``scaling_per_doubling_verdict``: its 95 % paired-bootstrap interval and verdict, from the
+  same resamples as the per-token interval (one resample matrix per dataset). The two
+  verdicts can differ: the log axis weighs the pairs of runs differently.
 * **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it
   (among equally accurate runs, the one with the fewest mean compute tokens).
 """
@@ -164,8 +170,10 @@ def _recorded_means(group: pd.DataFrame) -> dict:
     return means
 
 
-def sample_spread(group: pd.DataFrame) -> tuple[int, float]:
-    """(samples per question, standard deviation across samples of each sample's accuracy)."""
+def sample_spread(group: pd.DataFrame) -> tuple[int, float, float, float]:
+    """(k samples per question, and over the k per-sample-index accuracies -- the accuracy of
+    sample j over the questions -- their standard deviation (ddof 1), min and max); the three
+    spreads are nan for k = 1."""
     per_question = group.groupby("id")["sample"].nunique()
     if per_question.nunique() != 1:
         uneven = per_question[per_question != per_question.max()]
@@ -176,8 +184,10 @@ def sample_spread(group: pd.DataFrame) -> tuple[int, float]:
     if len(group) != k * len(per_question):
         raise MetricsError(f"run {group['method'].iloc[0]}/{group['setting'].iloc[0]} ({group['dataset'].iloc[0]}): "
                            f"a (question, sample) pair occurs twice")
+    if k == 1:
+        return k, float("nan"), float("nan"), float("nan")
     by_sample = group.groupby("sample")["correct"].apply(lambda c: c.astype(bool).mean())
-    return k, float(by_sample.std(ddof=1)) if k > 1 else float("nan")
+    return k, float(by_sample.std(ddof=1)), float(by_sample.min()), float(by_sample.max())
 
 
 def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.DataFrame:
@@ -196,7 +206,7 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
         tokens = compute_tokens(group)
         thinking = group["thinking_tokens"].astype(int)
         correct = int(group["correct"].astype(bool).sum())
-        k, spread = sample_spread(group)
+        k, spread, lowest, highest = sample_spread(group)
         low, high = boot.accuracy_interval(keys)
         rows.append({
             **dict(zip(RUN_KEYS, keys)),
@@ -208,6 +218,8 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
             "correct": correct,
             "accuracy": correct / len(group),
             "accuracy_sample_sd": spread,
+            "accuracy_sample_min": lowest,
+            "accuracy_sample_max": highest,
             "accuracy_ci_low": low,
             "accuracy_ci_high": high,
             "parse_failures": int(group["parse_failed"].astype(bool).sum()),
@@ -293,7 +305,10 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
         tokens = group["compute_tokens_mean"].tolist()
         slope, pairs, tied = scaling_slope(tokens, group["accuracy"].tolist())
         per_doubling, _, _ = scaling_slope(tokens, group["accuracy"].tolist(), axis="log2")
-        slope_low, slope_high = boot.scaling([tuple(r) for r in group[RUN_KEYS].itertuples(index=False)])
+        run_keys = [tuple(r) for r in group[RUN_KEYS].itertuples(index=False)]
+        slope_low, slope_high = boot.scaling(run_keys)
+        # the same resamples on the log2 axis, x 100: points per doubling
+        doubling_low, doubling_high = (bound * 100 for bound in boot.scaling(run_keys, axis="log2"))
         best = best_run(group)
         row = {
             "model": model, "dataset": dataset, "method": method,
@@ -306,6 +321,8 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "scaling_verdict": scaling_verdict(slope_low, slope_high),
             "scaling_pairs": pairs, "scaling_pairs_tied": tied,
             "scaling_per_doubling": per_doubling * 100 if not math.isnan(per_doubling) else float("nan"),
+            "scaling_per_doubling_ci_low": doubling_low, "scaling_per_doubling_ci_high": doubling_high,
+            "scaling_per_doubling_verdict": scaling_verdict(doubling_low, doubling_high),
             "max_accuracy": float(best["accuracy"]), "max_accuracy_setting": best["setting"],
             "compute": ",".join(sorted(group["compute"].unique())),
             "compute_tokens_min": float(group["compute_tokens_mean"].min()),

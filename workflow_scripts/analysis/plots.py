@@ -79,6 +79,14 @@ def _interval(frame: pd.DataFrame) -> list:
             ((frame["accuracy_ci_high"] - frame["accuracy"]) * 100).clip(lower=0).to_numpy()]
 
 
+def sample_range(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(lowest, highest) per-sample-index accuracy of each run (nan where k = 1, or in a runs
+    table written before these columns existed)."""
+    missing = pd.Series(float("nan"), index=frame.index)
+    return (frame["accuracy_sample_min"] if "accuracy_sample_min" in frame else missing,
+            frame["accuracy_sample_max"] if "accuracy_sample_max" in frame else missing)
+
+
 def budget_ticks(ax, frame: pd.DataFrame) -> None:
     """Log x axis (base 2) with one labelled tick per numeric budget of the runs drawn; a
     linear axis when some run has no compute tokens (log would hide it)."""
@@ -114,7 +122,8 @@ def draw_scaling(runs: pd.DataFrame):
     """One panel per dataset; x = mean compute tokens (log2, ticks at the budgets), y = accuracy
     (%), one colour per method, a method's runs connected in budget order and labelled with
     their setting; thin bars: 95 % paired-bootstrap interval, thick bars: +- the standard
-    deviation across the repeated samples (``generation.samples`` > 1)."""
+    deviation across the repeated samples (``generation.samples`` > 1), shaded band: the lowest
+    to the highest per-sample accuracy of each run (k > 1)."""
     runs = runs.assign(x=runs["compute_tokens_mean"], y=runs["accuracy"] * 100,
                        series=[series_name(m, k) for m, k in zip(runs["model"], runs["method"])])
     datasets = [d for d in DATASET_ORDER if d in set(runs["dataset"])] or sorted(set(runs["dataset"]))
@@ -138,6 +147,10 @@ def draw_scaling(runs: pd.DataFrame):
             if (spread > 0).any():
                 ax.errorbar(series["x"], series["y"], yerr=spread.to_numpy(), fmt="none", ecolor=palette[name],
                             elinewidth=3, alpha=0.8)
+            lowest, highest = sample_range(series)
+            if lowest.notna().any():  # shaded: the lowest to the highest of the k samples' accuracies
+                ax.fill_between(series["x"], lowest * 100, highest * 100, color=palette[name], alpha=0.15,
+                                linewidth=0)
             sns.scatterplot(data=series, x="x", y="y", color=palette[name], ax=ax, s=55, marker=markers[name],
                             legend=False, zorder=3)
             for row in series.itertuples():

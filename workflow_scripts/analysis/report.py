@@ -25,6 +25,8 @@ from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
 from workflow_scripts.analysis.comparison import __doc__ as COMPARISON_DOC
 from workflow_scripts.analysis.comparison import findings, table3
+from workflow_scripts.analysis.cost import __doc__ as COST_DOC
+from workflow_scripts.analysis.cost import cost_summary, read_cost
 from workflow_scripts.analysis.metrics import budget_trend
 from workflow_scripts.config import eval_set_names, model_entries, trains_here
 from workflow_scripts.methods import METHODS
@@ -41,11 +43,12 @@ STAGE_FIGURES = (
 )
 ANALYSIS_FIGURES = ("scaling", "methods", "failures_plot", "examples")
 RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", "samples", "accuracy",
-               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "parse_failures", "compute",
+               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "accuracy_sample_min",
+               "accuracy_sample_max", "parse_failures", "compute",
                "compute_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
 METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
-                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "scaling_per_doubling", "max_accuracy",
-                  "max_accuracy_setting"]
+                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "scaling_per_doubling",
+                  "scaling_per_doubling_95ci", "scaling_per_doubling_verdict", "max_accuracy", "max_accuracy_setting"]
 DIFFERENCE_COLUMNS = ["model", "dataset", "budget", "setting_a", "setting_b", "accuracy_a", "accuracy_b",
                       "difference", "difference_95ci", "verdict"]
 
@@ -58,12 +61,19 @@ def interval_text(low, high, scale: float = 1.0) -> str:
 
 
 def metrics_display(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
-    """metrics.tsv with the Scaling interval in accuracy points per 1,000 compute tokens."""
+    """metrics.tsv with the Scaling intervals in accuracy points per 1,000 compute tokens and
+    (already in points) per doubling of compute tokens."""
     if metrics is None:
         return None
+    doubling = [interval_text(lo, hi) for lo, hi in zip(metrics.get("scaling_per_doubling_ci_low", pd.Series(
+        float("nan"), index=metrics.index)), metrics.get("scaling_per_doubling_ci_high", pd.Series(
+            float("nan"), index=metrics.index)))]
     return metrics.assign(scaling_pp_per_1k_95ci=[interval_text(lo, hi, 1e5) for lo, hi in
                                                   zip(metrics["scaling_ci_low"], metrics["scaling_ci_high"])],
-                          scaling_verdict=metrics["scaling_verdict"].fillna(""))
+                          scaling_verdict=metrics["scaling_verdict"].fillna(""),
+                          scaling_per_doubling_95ci=doubling,
+                          scaling_per_doubling_verdict=metrics.get(
+                              "scaling_per_doubling_verdict", pd.Series("", index=metrics.index)).fillna(""))
 
 
 def differences_display(differences: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -128,7 +138,8 @@ def _read_tsv(path: Path) -> pd.DataFrame | None:
         return read_runs(path)
     return pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str, "from_setting": str,
                                                "to_setting": str, "max_accuracy_setting": str, "id": str,
-                                               "setting_a": str, "setting_b": str, "scaling_verdict": str})
+                                               "setting_a": str, "setting_b": str, "scaling_verdict": str,
+                                               "scaling_per_doubling_verdict": str})
 
 
 def _read_json(path: Path) -> Any:
@@ -243,6 +254,7 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
 
     runs = tsv("runs")
     metrics = tsv("metrics")
+    cost = read_cost(path("cost")) if path("cost") and path("cost").exists() else None
     trend = trend_with_verdict(budget_trend(runs), metrics) if runs is not None and len(runs) else None
     curation = _read_json(path("curation")) if path("curation") else None
     audit = _read_json(path("audit")) if path("audit") else None
@@ -272,6 +284,9 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "no_detectable_scaling": [] if metrics is None else [
             f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
             if r.get("scaling_verdict") == NO_DETECTABLE_SCALING],
+        "no_detectable_scaling_per_doubling": [] if metrics is None else [
+            f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
+            if r.get("scaling_per_doubling_verdict") == NO_DETECTABLE_SCALING],
         "natural_stop_table": markdown_table(tsv("natural_stop"), empty="no truncation runs"),
         "table3": {dataset: markdown_table(table) for dataset, table in table3(metrics).items()}
         if metrics is not None and len(metrics) else {},
@@ -298,6 +313,9 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "compute_table": markdown_table(pd.DataFrame(compute_rows(path("sft"), [Path(p) for p in inputs.get("jobs", [])],
                                                                   config)), empty=NOT_AVAILABLE),
         "predicted_compute": predicted_compute(path("benchmarks")),
+        "cost_table": markdown_table(cost, empty="no generation samples"),
+        "cost": cost_summary(cost),
+        "cost_definition": _section_doc(COST_DOC),
         "sft": _read_json(path("sft")) if path("sft") else None,
         "files": {name: relative(name) if path(name) else None for name in ANALYSIS_FIGURES},
         # Figures of other stages, embedded when the run has them.
