@@ -13,11 +13,13 @@ from workflow_scripts.config import (
     eval_limits,
     eval_set_names,
     evaluation_grid,
+    engine_group_plan,
     generation_jobs,
     model_entries,
     model_entry,
     trains_here,
     trajectory_plan,
+    write_engine_group_plan,
 )
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 
@@ -155,26 +157,24 @@ def trajectory_dir(job):
     return f"{RESULTS}/generation/{job.model}/trajectory/{job.thinking_from}"
 
 
-def engine_group(wildcards):
-    """The jobs that share this job's engine (workflow_scripts.config.grid.generation_jobs)."""
-    group = generation_job(wildcards).group
-    return [job for job in GENERATION_JOBS.values() if job.group == group]
-
-
-def engine_group_configs(wildcards):
-    """--configs of a generation job: every configuration of its engine group."""
-    return as_json(
-        [
-            {"method": job.method, "setting": job.setting, "out_dir": generation_job_dir(job)}
-            | ({"thinking_from": trajectory_dir(job)} if job.thinking_from else {})
-            for job in engine_group(wildcards)
-        ]
-    )
+# Which jobs share an engine: read by the generation CLI at run time (not a parameter, so a
+# new budget reruns only its own job; workflow_scripts/config/grid.py: engine_group_plan).
+ENGINE_GROUPS = f"{RESULTS}/generation/engine_groups.json"
+write_engine_group_plan(ENGINE_GROUPS, engine_group_plan(list(GENERATION_JOBS.values()), RESULTS))
 
 
 def engine_group_settings(wildcards):
-    """--settings of a generation job: what its group's methods depend on."""
-    return generation_settings(*dict.fromkeys(job.method for job in engine_group(wildcards) if job.method in METHODS))
+    """--settings of a generation job: what the methods of its engine group depend on (the
+    job's own method and trajectory, and the methods it may generate samples for)."""
+    group = generation_job(wildcards).group
+    return generation_settings(
+        *dict.fromkeys(j.method for j in GENERATION_JOBS.values() if j.group == group and j.method in METHODS)
+    )
+
+
+def thinking_flag(wildcards):
+    job = generation_job(wildcards)
+    return f"--thinking-from {trajectory_dir(job)}" if job.thinking_from else ""
 
 
 def thinking_inputs(wildcards):

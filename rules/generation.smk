@@ -1,9 +1,9 @@
 # Test-time scaling with vLLM: one job per (model, method, setting) (a run of the grid, or a
 # model's thinking trajectory, method `trajectory`), one shard per eval set + job.json.
 #
-# Every job names its engine group (--configs): when one of its samples is missing it starts
-# the engine and generates the missing samples of the whole group into their shards' stores,
-# so the group's other jobs then finish without an engine. A model's trajectory and the
+# Every job reads its engine group from the plan (--engine-groups): when one of its samples is
+# missing it starts the engine and generates the missing samples of the whole group into their
+# shards' stores, so the group's other jobs then finish without an engine. A model's trajectory and the
 # truncation / budget-forcing runs cut from it share one engine; on the CPU (gpus_per_job: 0)
 # a model's other runs share one per budget (vLLM's ~30 s start-up would dwarf a tiny model's
 # generation); on GPUs every other run is alone (workflow_scripts/config/grid.py).
@@ -32,8 +32,9 @@ rule generate:
     params:
         model_path=source_param("model", lambda w: model_path(w.model)),
         prompt_format=lambda w: model_entry(config, w.model).format,
-        configs=engine_group_configs,
         settings=engine_group_settings,
+        thinking=thinking_flag,
+        engine_groups=ENGINE_GROUPS,
         limits=lambda w: model_limits(w.model),
         seed=config["seed"],
         out_dir=lambda w: generation_job_dir(generation_job(w)),
@@ -41,6 +42,7 @@ rule generate:
     shell:
         "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
         " --model {params.model_path:q} --model-name {wildcards.model} --prompt-format {params.prompt_format}"
-        " --configs {params.configs:q} --write {params.out_dir}"
+        " --method {wildcards.method} --setting {wildcards.setting} --out-dir {params.out_dir} {params.thinking}"
+        " --engine-groups {params.engine_groups}"
         " --settings {params.settings:q} --limits {params.limits:q}"
         " --eval-sets {input.eval_sets} --seed {params.seed} > {log} 2>&1"

@@ -168,3 +168,25 @@ def test_an_empty_grid_has_no_ratio(tmp_path):
     row = cost_from_files([zero], []).iloc[-1]
     assert math.isnan(row["generated_over_minimum"]) and row["within_goal"] == ""
     assert cost_summary(pd.DataFrame([row])) is None
+
+
+def test_a_from_scratch_grid_shows_its_overhead_over_the_minimum(tmp_path):
+    """reuse_thinking off: the same truncation / budget-forcing runs thought from scratch. Their
+    minimum still counts the longest thinking once, so the table shows what reuse would save."""
+    think = {"prompt_format": "think"}
+    shards = [
+        _generation(tmp_path, "sft", "truncation", "B100", [
+            _record("sft", "truncation", "B100", "q0", 120, 100, 20, False, **think)]),
+        _generation(tmp_path, "sft", "budget_forcing", "B200-n1", [
+            _record("sft", "budget_forcing", "B200-n1", "q0", 230, 200, 30, False, **think)]),
+        # a direct answer is never derivable: all of it counts
+        _generation(tmp_path, "base", "truncation", "B100", [
+            _record("base", "truncation", "B100", "q0", 50, 0, 50, False, prompt_format="direct")]),
+    ]
+    table = cost_from_files(shards, []).set_index("model")
+    # generated = from scratch = 120 + 230 (+ 50); minimum = answers 20 + 30 + longest thinking 200 (+ 50)
+    assert (table.loc["sft", "generated"], table.loc["sft", "from_scratch"], table.loc["sft", "minimum"]) == (
+        350, 350, 250)
+    assert table.loc["sft", "generated_over_minimum"] == pytest.approx(1.4) and not table.loc["sft", "within_goal"]
+    assert (table.loc["base", "generated"], table.loc["base", "minimum"]) == (50, 50)
+    assert table.loc["total", "minimum"] == 300

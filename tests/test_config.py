@@ -14,7 +14,7 @@ import yaml
 
 from workflow_scripts.config import (
     ConfigError, ShardSpec, complete_config, complete_section, evaluation_grid, load_config, merge_configs,
-    validate_config,
+    trajectory_plan, validate_config,
 )
 
 
@@ -339,13 +339,15 @@ def test_the_readme_override_runs_over_the_real_experiment(repo_root, tmp_path):
     """snakemake --configfile my.yaml (a dry run of the real experiment): the jobs of the override's grid."""
     override = tmp_path / "my.yaml"
     override.write_text(readme_override(repo_root))
-    grid = evaluation_grid(load_config(override))
+    config = load_config(override)
+    grid = evaluation_grid(config)
     dry = snakemake_dry_run(repo_root, "--printshellcmds", "--configfile", str(override))
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "is extended by additional config" in dry.stdout + dry.stderr  # Snakemake's own merge message
     commands = shell_commands(dry)
     generate = [c for c in commands if "workflow_scripts.generation" in c]
-    assert len(generate) == len(grid)
+    assert len(generate) == len(grid) + len(trajectory_plan(config))  # the SFT model's shared trajectory
+    generate = [c for c in generate if "--method trajectory " not in c]
     old_methods = ("--method truncation ", "--method budget_forcing ", "--method class_conditional ")
     assert sorted(re.search(r"--setting (\S+)", c).group(1) for c in generate
                   if "--model-name sft" in c and any(m in c for m in old_methods)) == sorted(

@@ -227,6 +227,9 @@ def test_cli_engine_group_of_a_trajectory_and_its_derived_runs(tmp_path, repo_ro
     rows = [json.loads(line) for line in (trajectory_dir / "math500.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == [r["id"] for r in chosen] and all(r["n"] == 2 for r in rows)
     assert trajectory_job["generated_tokens"] == sum(r["thinking_engine_tokens"] for r in rows)
+    made = trajectory_job["generated_for_group"]  # the whole group was generated on the trajectory's engine
+    assert set(made) == {"sft/trajectory/B64-n2", "sft/budget_forcing/B32-n1", "sft/truncation/B16"}
+    assert made["sft/trajectory/B64-n2"] == trajectory_job["generated_tokens"]
     for out_dir in (run_dir, cut_dir):
         run_job = job(out_dir)
         assert run_job["engine_starts"] == 0 and run_job["thinking_from"] == str(trajectory_dir)
@@ -234,6 +237,7 @@ def test_cli_engine_group_of_a_trajectory_and_its_derived_runs(tmp_path, repo_ro
         assert [s["id"] for s in samples] == [r["id"] for r in chosen]
         assert {s["trajectory"]["resume_key"] for s in samples} == {trajectory_job["resume_key"]}
         assert all(s["derived"] and s["generated_tokens"] == s["answer_engine_tokens"] for s in samples)
+        assert made[f"sft/{samples[0]['method']}/{out_dir.name}"] == sum(s["generated_tokens"] for s in samples)
         # the same run from scratch in-process (deterministic engine): the same thinking
         scratch = generate_samples(ctx, chosen, MethodSpec.from_cli("sft", samples[0]["method"], out_dir.name, SETTINGS))
         assert [s["thinking_token_ids"] for s in scratch] == [s["thinking_token_ids"] for s in samples]

@@ -310,6 +310,29 @@ def test_job_configs_single_or_grouped():
         job_configs(parse_args(base + ["--configs", json.dumps([{"method": "truncation"}])]))
 
 
+def test_a_job_reads_its_group_mates_from_the_engine_group_plan(tmp_path):
+    base = ["--model", "m", "--model-name", "sft", "--settings", "{}", "--limits", "{}", "--eval-sets", "a.jsonl"]
+    plan = tmp_path / "engine_groups.json"
+    trajectory = {"method": "trajectory", "setting": "B64-n2", "out_dir": "r/sft/trajectory/B64-n2"}
+    derived = {"method": "truncation", "setting": "B16", "out_dir": "r/sft/truncation/B16",
+               "thinking_from": "r/sft/trajectory/B64-n2"}
+    alone = {"method": "class_conditional", "setting": "long", "out_dir": "r/sft/class_conditional/long"}
+    plan.write_text(json.dumps({"sft:trajectory": [derived, trajectory], "sft:conditional": [alone]}))
+    own = ["--method", "truncation", "--setting", "B16", "--out-dir", "r/sft/truncation/B16",
+           "--thinking-from", "r/sft/trajectory/B64-n2", "--engine-groups", str(plan)]
+    assert job_configs(parse_args(base + own)) == [{**derived, "write": True}, {**trajectory, "write": False}]
+    single = ["--method", "class_conditional", "--setting", "long", "--out-dir", "r/sft/class_conditional/long"]
+    assert job_configs(parse_args(base + single + ["--engine-groups", str(plan)])) == [{**alone, "write": True}]
+    unlisted = ["--method", "truncation", "--setting", "B32", "--out-dir", "elsewhere", "--engine-groups", str(plan)]
+    assert job_configs(parse_args(base + unlisted)) == [
+        {"method": "truncation", "setting": "B32", "out_dir": "elsewhere", "write": True}]
+    with pytest.raises(GenerationError, match="does not exist"):
+        job_configs(parse_args(base + single + ["--engine-groups", str(tmp_path / "missing.json")]))
+    plan.write_text(json.dumps({"g": [alone, {"method": "truncation"}]}))
+    with pytest.raises(GenerationError, match="must have method, setting, out_dir"):
+        job_configs(parse_args(base + single + ["--engine-groups", str(plan)]))
+
+
 # --- shards ------------------------------------------------------------------------------
 
 def _sample(i, key_model="sft"):

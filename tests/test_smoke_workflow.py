@@ -118,7 +118,8 @@ def test_every_method_has_metrics_a_table3_row_and_its_records(smoke_run):
 
 def test_a_three_key_override_reruns_only_what_it_changes(repo_root, smoke_run, tmp_path):
     """An override file over the smoke overlay (over config.yaml): one budget changed, one
-    class-conditional prompt dropped, fewer examples. Only the new budget's shards are generated."""
+    class-conditional prompt dropped, fewer examples. Only the new budget's shards are generated,
+    and only their answers."""
     workdir, configfile, config, results = smoke_run
     budgets = list(config["generation"]["truncation"]["budgets"])
     old = next(b for b in budgets if b != "unbounded" and b not in config["generation"]["budget_forcing"]["budgets"])
@@ -134,10 +135,9 @@ def test_a_three_key_override_reruns_only_what_it_changes(repo_root, smoke_run, 
     dry = snakemake(repo_root, workdir, [configfile, override], "-n", timeout=300)
     assert dry.returncode == 0, dry.stderr[-4000:]
     jobs = planned_jobs(dry)
-    # On the CPU the prompt-conditioned methods share one engine job ("conditional"): dropping a
-    # class-conditional prompt reruns that job, whose other configurations resume from their records.
-    assert sorted(j for j in jobs if j.startswith("generate")) == sorted([f"generate_sft_B{new}",
-                                                                          "generate_sft_conditional"]), jobs
+    # One generation job: the new budget's. Its engine group (the trajectory's) is read at run
+    # time, so the group's other jobs are not rerun; its thinking is cut from the trajectory.
+    assert [j for j in jobs if j.startswith("generate")] == ["generate"], jobs
     assert "sft" not in jobs and "curate" not in jobs and "synthetic_world" not in jobs
     assert {"metrics", "plots", "research_report"} <= set(jobs)
     assert f"truncation/B{new}/" in dry.stdout + dry.stderr
@@ -147,11 +147,55 @@ def test_a_three_key_override_reruns_only_what_it_changes(repo_root, smoke_run, 
     assert run.returncode == 0, run.stderr[-4000:]
     after = {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl")}
     touched = {p.relative_to(results).parts[:4] for p in after if before.get(p) != after[p]}
-    assert ("generation", "sft", "truncation", f"B{new}") in touched
-    assert {parts[2] for parts in touched} <= {"truncation", "class_conditional", "token_conditional",
-                                               "token_conditional_forcing", "step_conditional",
-                                               "step_conditional_forcing"}, touched
-    assert not [parts for parts in touched if parts[2] == "truncation" and parts[3] != f"B{new}"], touched
+    assert touched == {("generation", "sft", "truncation", f"B{new}")}, touched
+    job = json.loads((results / "generation" / "sft" / "truncation" / f"B{new}" / "job.json").read_text())
+    # the engine started for the answers alone: the trajectory's thinking was reused
+    assert job["engine_starts"] == 1 and job["thinking_from"].endswith("sft/trajectory/Bunbounded-n2")
+    new_samples = [json.loads(line) for line in (results / "generation" / "sft" / "truncation" / f"B{new}" /
+                                                 "math500.jsonl").read_text().splitlines()]
+    assert all(s["derived"] and s["generated_tokens"] == s["answer_engine_tokens"] for s in new_samples)
     runs = pd.read_csv(results / "analysis" / "runs.tsv", sep="\t", dtype={"budget": str, "setting": str})
     assert str(new) in set(runs[runs.method == "truncation"].budget) and str(old) not in set(runs.budget)
     assert set(runs[runs.method == "class_conditional"].setting) == {"short"}
+
+
+def test_repeated_samples_on_the_smoke_config(repo_root, smoke_run, tmp_path):
+    """generation.samples: 3 at temperature 0.6 / top-p 0.95 on a trimmed smoke grid: three seeded
+    samples per question in every shard, each sample's trajectory serving its derived runs, and
+    the mean and spread over samples in runs.tsv. (Runs last: it regenerates the smoke results.)"""
+    workdir, configfile, _, results = smoke_run
+    override = tmp_path / "samples.yaml"
+    override.write_text(yaml.safe_dump({"generation": {
+        "samples": 3, "temperature": 0.6, "top_p": 0.95,
+        "truncation": {"budgets": [32, 128]},
+        "budget_forcing": {"budgets": [128, "unbounded"], "n": {"default": [1], "128": [1], "unbounded": [1]}},
+        "class_conditional": {"prompts": []}, "token_conditional": {"budgets": []},
+        "token_conditional_forcing": {"budgets": []}, "step_conditional": {"budgets": []},
+        "step_conditional_forcing": {"budgets": []}, "rejection_sampling": {"budgets": []}, "parallel": {"k": 0},
+    }}))
+    run = snakemake(repo_root, workdir, [configfile, override])
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-4000:]
+    config = load_config(configfile, override)
+    questions = config["eval_sets"]["math500"]["limit"]
+    trajectory = {(t["id"], t["sample"]): t for t in map(json.loads, (
+        results / "generation" / "sft" / "trajectory" / "Bunbounded-n1" / "math500.jsonl").read_text().splitlines())}
+    assert len(trajectory) == 3 * questions
+    for folder in ("sft/truncation/B32", "sft/budget_forcing/B128-n1", "base/truncation/Bunbounded"):
+        graded = [json.loads(line) for line in (results / "graded" / folder / "math500.jsonl").read_text().splitlines()]
+        assert len(graded) == 3 * questions and [g["sample"] for g in graded[:3]] == [0, 1, 2]
+        assert len({g["sample_seed"] for g in graded}) == 3  # one seed per sample index, whatever the question
+        if folder.startswith("sft"):  # cut from the same sample's trajectory
+            assert all(g["derived"] and g["thinking_token_ids"] == trajectory[(g["id"], g["sample"])][
+                "thinking_token_ids"][:g["thinking_tokens"]] for g in graded)
+    runs = pd.read_csv(results / "analysis" / "runs.tsv", sep="\t", dtype={"setting": str})
+    repeated = runs[runs.method.isin(["truncation", "budget_forcing"])]
+    assert len(repeated) == 4 * 3 + 3  # sft: 4 runs, base: 1 run, on 3 datasets
+    assert (repeated.samples_per_question == 3).all()
+    assert repeated.accuracy_sample_sd.notna().all()
+    assert ((repeated.accuracy_sample_min <= repeated.accuracy + 1e-9)
+            & (repeated.accuracy <= repeated.accuracy_sample_max + 1e-9)).all()
+    cost = pd.read_csv(results / "analysis" / "cost.tsv", sep="\t").set_index("model")
+    rows = sum(len((results / "data" / "eval" / f"{d}.jsonl").read_text().splitlines()[:config["eval_sets"][d]["limit"]])
+               for d in ("math500", "aime24", "gpqa"))
+    assert cost.loc["sft", "trajectories"] == 3 * rows
+    assert cost.loc["total", "from_scratch"] > cost.loc["total", "generated"]

@@ -23,10 +23,12 @@ Columns, one row per model and a ``total`` row:
 * **from_scratch** = sum over samples of ``thinking_engine_tokens + answer_engine_tokens``
   for a derived sample and ``generated_tokens`` otherwise: s1's procedure, every run thinking
   on its own.
-* **minimum** = the non-derived samples' ``generated_tokens`` + the derived samples'
+* **minimum** = the other samples' ``generated_tokens`` + the derivable samples'
   ``answer_engine_tokens`` + per (model, dataset, question, sample) the largest
-  ``thinking_engine_tokens`` among its derived samples: the longest derived run's thinking,
-  of which every other derived run's thinking is a prefix, generated once.
+  ``thinking_engine_tokens`` among its derivable samples: the longest such run's thinking,
+  of which every other one's is a prefix, generated once. Derivable: derived, or a
+  thinking-format truncation / budget-forcing sample thought from scratch
+  (``generation.reuse_thinking: false``), so a from-scratch grid shows its overhead too.
 * **generated_over_minimum** = generated / minimum (1.0 is the least possible; the goal is
   at most ``GOAL_OVER_MINIMUM``, 1.2, see **within_goal**); **from_scratch_over_generated** =
   from_scratch / generated: how many times more a from-scratch grid generates.
@@ -39,6 +41,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from workflow_scripts.config.grid import DERIVABLE_METHODS
 from workflow_scripts.errors import UserError
 from workflow_scripts.io import read_jsonl
 
@@ -85,7 +88,10 @@ def _read(path: str | Path, fields: tuple[str, ...], counts: tuple[str, ...], ki
             raise CostError(f"{path}: line {number}: {bad[0]} must be a non-negative int, got {row[bad[0]]!r}")
         records.append({"model": str(row["model"]), "dataset": str(row["dataset"]), "id": str(row["id"]),
                         "sample": _sample_index(path, number, row), **{f: row[f] for f in counts},
-                        **({"derived": row["derived"]} if "derived" in fields else {})})
+                        **({"derived": row["derived"],
+                            "derivable": bool(row["derived"]) or (row.get("method") in DERIVABLE_METHODS
+                                                                  and row.get("prompt_format") == "think")}
+                           if "derived" in fields else {})})
     return records
 
 
@@ -103,7 +109,7 @@ def read_samples(paths: Iterable[str | Path]) -> pd.DataFrame:
             records.append(record)
     if not records:
         raise CostError("no generation shards given")
-    return pd.DataFrame(records, columns=QUESTION_KEYS + list(TOKEN_FIELDS) + ["derived"])
+    return pd.DataFrame(records, columns=QUESTION_KEYS + list(TOKEN_FIELDS) + ["derived", "derivable"])
 
 
 def read_trajectories(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -124,8 +130,9 @@ def _row(model: str, samples: pd.DataFrame, trajectories: pd.DataFrame) -> dict:
     generated = in_runs + in_trajectories
     from_scratch = int((samples["thinking_engine_tokens"] + samples["answer_engine_tokens"])[derived].sum()
                        + samples["generated_tokens"][~derived].sum())
-    longest = samples[derived].groupby(QUESTION_KEYS)["thinking_engine_tokens"].max()
-    minimum = int(samples["generated_tokens"][~derived].sum() + samples["answer_engine_tokens"][derived].sum()
+    derivable = samples["derivable"].astype(bool) if "derivable" in samples else derived
+    longest = samples[derivable].groupby(QUESTION_KEYS)["thinking_engine_tokens"].max()
+    minimum = int(samples["generated_tokens"][~derivable].sum() + samples["answer_engine_tokens"][derivable].sum()
                   + longest.sum())
     over_minimum = _ratio(generated, minimum)
     return {"model": model, "samples": len(samples), "derived_samples": int(derived.sum()),

@@ -1,8 +1,8 @@
 """Configuration: schema defaults and checks (the one source of settings), config-file overlays, the grid."""
 
 from workflow_scripts.config.grid import (
-    DATASETS, GenerationJob, ShardSpec, TrajectorySpec, derives_thinking, evaluation_grid, generation_jobs,
-    trajectory_plan,
+    DATASETS, GenerationJob, ShardSpec, TrajectorySpec, derives_thinking, engine_group_plan, evaluation_grid,
+    generation_jobs, trajectory_plan, write_engine_group_plan,
 )
 from workflow_scripts.config.models import (
     ModelEntry, eval_limits, eval_set_names, model_entries, model_entry, trains_here,
@@ -13,5 +13,5 @@ from workflow_scripts.config.validate import (
 
 __all__ = ["ConfigError", "complete_config", "complete_section", "load_config", "merge_configs", "validate_config",
            "DATASETS", "GenerationJob", "generation_jobs", "ShardSpec", "TrajectorySpec", "derives_thinking",
-           "evaluation_grid", "trajectory_plan",
+           "engine_group_plan", "evaluation_grid", "trajectory_plan", "write_engine_group_plan",
            "ModelEntry", "eval_limits", "eval_set_names", "model_entries", "model_entry", "trains_here"]

@@ -187,3 +187,33 @@ def generation_jobs(config: dict[str, Any], grid: list[ShardSpec] | None = None)
             jobs.append(GenerationJob(spec.model, spec.method, spec.setting, spec.label))
     jobs += [GenerationJob(t.model, TRAJECTORY, t.setting, f"{t.model}:{TRAJECTORY}") for t in plan.values()]
     return jobs
+
+
+def engine_group_plan(jobs: list[GenerationJob], results: str) -> dict[str, list[dict[str, str]]]:
+    """{group: its configurations as the generation CLI reads them (method, setting, out_dir,
+    thinking_from)}: the ``--engine-groups`` file. A hint for sharing engines, not a setting:
+    it is read at run time rather than passed as a parameter, so adding a budget does not make
+    Snakemake rerun the other jobs of its group."""
+    plan: dict[str, list[dict[str, str]]] = {}
+    for job in jobs:
+        config = {"method": job.method, "setting": job.setting, "out_dir": f"{results}/generation/{job.folder}"}
+        if job.thinking_from:
+            config["thinking_from"] = f"{results}/generation/{job.model}/{TRAJECTORY}/{job.thinking_from}"
+        plan.setdefault(job.group, []).append(config)
+    return plan
+
+
+def write_engine_group_plan(path: str, plan: dict[str, list[dict[str, str]]]) -> None:
+    """Write the plan where it differs (atomically; Snakemake parses the workflow in every job)."""
+    import json
+    import os
+    import tempfile
+
+    text = json.dumps(plan, indent=1, sort_keys=True) + "\n"
+    if os.path.exists(path) and open(path, encoding="utf-8").read() == text:
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".engine-groups-")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)

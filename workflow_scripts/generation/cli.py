@@ -59,6 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--configs", help='instead of --method/--setting/--out-dir: JSON list of '
                         '{"method": .., "setting": .., "out_dir": .., ["thinking_from": ..]} sharing one engine')
     parser.add_argument("--write", nargs="+", help="out_dirs of --configs this job writes (default: all)")
+    parser.add_argument("--engine-groups", help="with --method/--setting/--out-dir: the workflow's engine-group plan "
+                        "(JSON {group: [configs]}); the configuration's group-mates share this job's engine")
     parser.add_argument("--chunk-size", type=int, default=512,
                         help="samples per batch; finished chunks survive a kill")
     return parser.parse_args(argv)
@@ -170,7 +172,29 @@ def job_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.write is not None:
         raise GenerationError("--write goes with --configs")
     config = {"method": args.method, "setting": args.setting, "out_dir": args.out_dir, "write": True}
-    return [config | ({"thinking_from": args.thinking_from} if args.thinking_from else {})]
+    config |= {"thinking_from": args.thinking_from} if args.thinking_from else {}
+    return [config] + group_mates(args.engine_groups, config) if args.engine_groups else [config]
+
+
+def group_mates(plan_path: str, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other configurations of ``config``'s engine group in the plan file (none when it is
+    not listed there); they are generated here if missing, not written."""
+    path = Path(plan_path)
+    if not path.is_file():
+        raise GenerationError(f"--engine-groups {plan_path} does not exist")
+    plan = _json_arg(f"--engine-groups {plan_path}", path.read_text(encoding="utf-8"))
+    if not isinstance(plan, dict) or not all(isinstance(g, list) for g in plan.values()):
+        raise GenerationError(f"--engine-groups {plan_path} must be a JSON object of lists of configurations")
+    own = Path(config["out_dir"])
+    for group in plan.values():
+        if any(Path(c.get("out_dir", "")) == own for c in group):
+            mates = [c for c in group if Path(c.get("out_dir", "")) != own]
+            for mate in mates:
+                if not isinstance(mate, dict) or not CONFIG_KEYS <= set(mate) <= CONFIG_KEYS | {"thinking_from"}:
+                    raise GenerationError(f"--engine-groups {plan_path}: a configuration must have method, setting, "
+                                          f"out_dir (and optionally thinking_from): {mate!r}")
+            return [{**mate, "write": False} for mate in mates]
+    return []
 
 
 class LazyEngine:
@@ -323,7 +347,8 @@ def generate_member(member: Member, pending: list[dict[str, Any]], lazy: LazyEng
                     "rounds": ctx.round_stats[rounds_before:]}
 
 
-def finish_member(member: Member, args, engine_args, group: list[str], lazy: LazyEngine, started: float) -> dict:
+def finish_member(member: Member, args, engine_args, group: list[str], lazy: LazyEngine, started: float,
+                  made_here: dict[str, int]) -> dict:
     """Write the member's shards (eval order) and job.json."""
     from workflow_scripts.generation.natural_stop import natural_stop_stats
 
@@ -343,6 +368,8 @@ def finish_member(member: Member, args, engine_args, group: list[str], lazy: Laz
         "engine_calls": member.stats.get("engine_calls", 0),
         "generated_tokens": member.stats.get("generated_tokens", 0),  # by this job, for this configuration
         "generate_s": member.stats.get("generate_s", 0.0),
+        # every configuration this job generated samples for (its group-mates' included): engine tokens
+        "generated_for_group": made_here,
         "wall_time_s": round(time.perf_counter() - started, 3),
         "rounds": member.stats.get("rounds", []),
         "datasets": {
@@ -430,7 +457,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 pending = member.pending()
                 if pending:
                     generate_member(member, pending, lazy, by_dir, args.chunk_size)
-    return [finish_member(m, args, engine_args, group, lazy, started) for m in targets]
+    made_here = {m.label: m.stats["generated_tokens"] for m in members if m.stats}
+    return [finish_member(m, args, engine_args, group, lazy, started, made_here) for m in targets]
 
 
 def main(argv=None) -> int:
