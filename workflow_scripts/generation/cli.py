@@ -384,7 +384,7 @@ def finish_member(member: Member, args, engine_args, group: list[str], lazy: Laz
     return job
 
 
-def build_members(args, settings, engine_args, eval_sets) -> list[Member]:
+def build_members(args, settings, engine_args) -> list[Member]:
     """The group's members, checked before any engine starts; a derived run's trajectory joins
     the group when --configs does not list it (made if missing, not written)."""
     from workflow_scripts.generation.methods import MethodError
@@ -420,7 +420,6 @@ def build_members(args, settings, engine_args, eval_sets) -> list[Member]:
                              trajectory=trajectory_key)
         member = Member(spec=spec, out_dir=Path(config["out_dir"]), write=config["write"], key=key,
                         thinking_from=source)
-        member.open(eval_sets, args.seed)
         members.append(member)
         by_dir[member.out_dir] = member
     return members
@@ -438,8 +437,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     engine_args = engine_settings(settings["engine"])
     engine_args["dtype"], dtype_reason = resolve_dtype(engine_args["dtype"])
     print(dtype_reason, flush=True)
+    members = build_members(args, settings, engine_args)  # every spec checked before the eval sets and the engine
     eval_sets = load_eval_sets(args.eval_sets, limits)
-    members = build_members(args, settings, engine_args, eval_sets)  # everything checked before the engine
+    for member in members:
+        member.open(eval_sets, args.seed)
     by_dir = {m.out_dir: m for m in members}
     group = [m.label for m in members]
     targets = [m for m in members if m.write]
