@@ -29,8 +29,9 @@ rule cost:
         generation=shard_paths("generation"),
         trajectories=trajectory_paths(),
     output:
-        cost=report(f"{RESULTS}/analysis/cost.tsv", caption="../report/cost.rst", category="Scaling",
-                    subcategory="Cost"),
+        cost=report(
+            f"{RESULTS}/analysis/cost.tsv", caption="../report/cost.rst", category="Scaling", subcategory="Cost"
+        ),
     log:
         f"{LOGS}/cost.log",
     conda:
