@@ -54,3 +54,17 @@ def qwen_tokenizer_dir(qwen_tokenizer, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("qwen25_tokenizer")
     qwen_tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def benchmark_module(repo_root):
+    """Loads a benchmarks/ script as a module, so tests call its functions."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, repo_root / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import yaml
@@ -11,11 +10,8 @@ from workflow_scripts.config import load_config
 
 
 @pytest.fixture(scope="module")
-def bench(repo_root):
-    spec = importlib.util.spec_from_file_location("generation_cost", repo_root / "benchmarks" / "generation_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_module):
+    return benchmark_module("generation_cost")
 
 
 def test_predicted_tokens_of_a_tiny_grid_by_hand(bench, repo_root, tmp_path):

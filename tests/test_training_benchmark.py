@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
 
 @pytest.fixture(scope="module")
-def bench(repo_root):
-    spec = importlib.util.spec_from_file_location("sft_throughput", repo_root / "benchmarks" / "sft_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_module):
+    return benchmark_module("sft_throughput")
 
 
 def test_qwen25_3b_parameter_count_and_flops_per_token(bench):
