@@ -110,14 +110,6 @@ def grade_aime(response: str, gold: str | int) -> dict:
     target = parse_aime_gold(gold)
     reading = read_aime_answer(response)
     if reading.answer is None:
-        return {"extracted": None, "correct": False, "parse_failed": True, "parse_reason": reading.reason,
-                "grade_method": "none", "answer_source": reading.source}
+        return reading.graded()
     value = int(reading.answer)
-    return {
-        "extracted": str(value),
-        "correct": value == target and 0 <= value <= 999,
-        "parse_failed": False,
-        "parse_reason": None,
-        "grade_method": "integer",
-        "answer_source": reading.source,
-    }
+    return reading.graded(str(value), value == target and 0 <= value <= 999, "integer")

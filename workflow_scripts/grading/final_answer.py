@@ -57,6 +57,15 @@ class Reading:
     reason: str | None
     source: str  # the statement's kind: box, colon, phrase, final_line; none
 
+    def graded(self, extracted: str | None = None, correct: bool = False, method: str = "none") -> dict:
+        """The grading record of this reading: ``parse_failed`` (reason) when nothing was read,
+        else ``extracted`` judged ``correct`` by ``method``."""
+        if self.answer is None:
+            return {"extracted": None, "correct": False, "parse_failed": True, "parse_reason": self.reason,
+                    "grade_method": "none", "answer_source": self.source}
+        return {"extracted": extracted, "correct": correct, "parse_failed": False, "parse_reason": None,
+                "grade_method": method, "answer_source": self.source}
+
 
 def math_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each math span ($, $$, \\( \\), \\[ \\]); an unclosed one runs to the end."""

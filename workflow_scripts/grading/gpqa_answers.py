@@ -178,8 +178,4 @@ def grade_gpqa(response: str, gold: str) -> dict:
     ``parse_reason`` and ``grade_method``."""
     target = parse_gpqa_gold(gold)
     reading = read_gpqa_letter(response)
-    if reading.answer is None:
-        return {"extracted": None, "correct": False, "parse_failed": True, "parse_reason": reading.reason,
-                "grade_method": "none", "answer_source": reading.source}
-    return {"extracted": reading.answer, "correct": reading.answer == target, "parse_failed": False,
-            "parse_reason": None, "grade_method": "letter", "answer_source": reading.source}
+    return reading.graded(reading.answer, reading.answer == target, "letter")

@@ -223,9 +223,7 @@ def grade_math(response: str, gold: str, verify_timeout_s: float = DEFAULT_VERIF
     ``grade_method`` and ``answer_source``."""
     reading = read_math_answer(response, gold, verify_timeout_s)
     if reading.answer is None:
-        return {"extracted": None, "correct": False, "parse_failed": True, "parse_reason": reading.reason,
-                "grade_method": "none", "answer_source": reading.source}
+        return reading.graded()
     verdict = check_math(gold, reading.answer, verify_timeout_s)
-    return {"extracted": reading.answer, "correct": verdict.equivalent, "parse_failed": False,
-            "parse_reason": None, "grade_method": verdict.method, "answer_source": reading.source}
+    return reading.graded(reading.answer, verdict.equivalent, verdict.method)
 
