@@ -37,6 +37,17 @@ def parse_budget_setting(text: str, setting: str, method: str) -> int | str:
         raise ValueError(f"cannot parse shard setting {setting!r} for method {method!r}") from None
 
 
+def section_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a method's config section ``generation.<name>``: these keys only, each with
+    its default, so a section left out of the config is complete too."""
+    return {"type": "object", "default": {}, "additionalProperties": False, "properties": properties}
+
+
+def temperature_schema(description: str) -> dict[str, Any]:
+    """The config schema of a sampling method's own temperature (s1 samples at 1.0)."""
+    return {"type": "number", "exclusiveMinimum": 0, "default": 1.0, "description": description}
+
+
 def sample_seed(run_seed: int, sample: int) -> int:
     """The sampling seed of sample ``sample`` (one of k parallel samples, or one try of rejection
     sampling), drawn from (run seed, sample index) alone: vLLM seeds every request by itself, so

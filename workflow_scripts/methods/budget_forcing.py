@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from workflow_scripts.methods.base import BUDGET_PATTERN, Method, budget_label, parse_budget_setting
+from workflow_scripts.methods.base import BUDGET_PATTERN, Method, budget_label, parse_budget_setting, section_schema
 
 
 def forcing_ids(tokenizer, string: str) -> list[int]:
@@ -39,11 +39,7 @@ class BudgetForcing(Method):
     name = "budget_forcing"
     label = "budget forcing"
     colour = "#de8f05"
-    schema = {
-        "type": "object",
-        "default": {},
-        "additionalProperties": False,
-        "properties": {
+    schema = section_schema({
             "string": {"type": "string", "minLength": 1, "default": "Wait",
                        "description": "the forcing string: Wait, Hmm, Alternatively, ..."},
             "budgets": {"$ref": "#/definitions/budget_list", "default": [500, 1000, 2000, 4000, 8000, "unbounded"]},
@@ -56,8 +52,7 @@ class BudgetForcing(Method):
                 "additionalProperties": {"type": "array", "minItems": 1, "uniqueItems": True,
                                          "items": {"type": "integer", "minimum": 1}},
             },
-        },
-    }
+        })
     setting_regex = BUDGET_PATTERN + r"-n\d+"
     direct_format = False
     direct_error = ("budget forcing needs the thinking format; the base model has none "

@@ -4,7 +4,7 @@ bounded only by the context (see :data:`generation.prompts.CLASS_PROMPTS`). Sett
 from __future__ import annotations
 
 from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.methods.base import Method
+from workflow_scripts.methods.base import Method, section_schema
 
 PROMPTS = ("short", "long")
 
@@ -13,13 +13,8 @@ class ClassConditional(Method):
     name = "class_conditional"
     label = "class-conditional"
     colour = "#029e73"
-    schema = {
-        "type": "object",
-        "default": {},
-        "additionalProperties": False,
-        "properties": {"prompts": {"description": "an empty list runs none", "type": "array", "uniqueItems": True,
-                                   "items": {"enum": list(PROMPTS)}, "default": list(PROMPTS)}},
-    }
+    schema = section_schema({"prompts": {"description": "an empty list runs none", "type": "array", "uniqueItems": True,
+                                         "items": {"enum": list(PROMPTS)}, "default": list(PROMPTS)}})
     setting_regex = "|".join(PROMPTS)
     control_kind = "class_prompts"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.methods.base import Method, budget_label, sample_seed
+from workflow_scripts.methods.base import Method, budget_label, sample_seed, section_schema, temperature_schema
 
 
 def vote_sizes(k: int) -> list[int]:
@@ -34,16 +34,10 @@ class Parallel(Method):
     job_keys = ("temperature",)
     repeatable = False  # draws its own samples
     control_kind = "none"
-    schema = {
-        "type": "object",
-        "default": {},
-        "additionalProperties": False,
-        "properties": {
+    schema = section_schema({
             "k": {"type": "integer", "minimum": 0, "default": 16, "description": "samples per question (0 runs none)"},
-            "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
-                            "description": "sampling temperature of every sample"},
-        },
-    }
+            "temperature": temperature_schema("sampling temperature of every sample"),
+        })
 
     def runs(self, section, budgets=None):
         if section["k"]:  # the base model's baseline budgets do not apply: no budget

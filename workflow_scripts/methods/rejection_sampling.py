@@ -11,7 +11,7 @@ seed and j, for every question. Setting ``B500``.
 
 from __future__ import annotations
 
-from workflow_scripts.methods.base import BudgetMethod, sample_seed
+from workflow_scripts.methods.base import BudgetMethod, sample_seed, section_schema, temperature_schema
 
 
 class RejectionSampling(BudgetMethod):
@@ -23,19 +23,13 @@ class RejectionSampling(BudgetMethod):
     job_keys = ("temperature", "max_tries")
     repeatable = False  # draws its own samples
     control_kind = "fits"
-    schema = {
-        "type": "object",
-        "default": {},
-        "additionalProperties": False,
-        "properties": {
+    schema = section_schema({
             "budgets": {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1},
                         "default": [500, 1000, 2000, 4000], "description": "thinking budgets (an empty list runs none)"},
-            "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
-                            "description": "sampling temperature of every try (s1: 1.0)"},
+            "temperature": temperature_schema("sampling temperature of every try (s1: 1.0)"),
             "max_tries": {"type": "integer", "minimum": 1, "default": 8,
                           "description": "tries per question before it counts as out of budget"},
-        },
-    }
+        })
 
     def spec_fields(self, params, settings):
         if params["budget"] == "unbounded":

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import re
 
+from workflow_scripts.methods.base import section_schema
 from workflow_scripts.methods.conditional import COUNTS, ConditionalMethod
 
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")  # a blank line (possibly with spaces) between paragraphs
-SCHEMA = {
-    "type": "object",
-    "default": {},
-    "additionalProperties": False,
-    "properties": {
-        "budgets": {**COUNTS, "default": [4, 8, 16, 32, 64], "description": "N of \"Think for up to N steps.\" (an empty list runs none)"},
-        "tokens_per_step": {"type": "integer", "minimum": 1, "default": 100,
-                            "description": "tokens a step stands for: the budget is N x this (s1's proxy: 100)"},
-    },
-}
+SCHEMA = section_schema({
+    "budgets": {**COUNTS, "default": [4, 8, 16, 32, 64],
+                "description": "N of \"Think for up to N steps.\" (an empty list runs none)"},
+    "tokens_per_step": {"type": "integer", "minimum": 1, "default": 100,
+                        "description": "tokens a step stands for: the budget is N x this (s1's proxy: 100)"},
+})
 
 
 def count_steps(thinking: str) -> int:

@@ -6,15 +6,11 @@
 
 from __future__ import annotations
 
+from workflow_scripts.methods.base import section_schema
 from workflow_scripts.methods.conditional import COUNTS, ConditionalMethod
 
-SCHEMA = {
-    "type": "object",
-    "default": {},
-    "additionalProperties": False,
-    "properties": {"budgets": {**COUNTS, "default": [500, 1000, 2000, 4000, 8000],
-                               "description": "N of \"Think for up to N tokens.\" (an empty list runs none)"}},
-}
+SCHEMA = section_schema({"budgets": {**COUNTS, "default": [500, 1000, 2000, 4000, 8000],
+                                     "description": "N of \"Think for up to N tokens.\" (an empty list runs none)"}})
 
 
 class TokenConditional(ConditionalMethod):

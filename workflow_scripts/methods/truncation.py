@@ -5,20 +5,15 @@ On the base model (no thinking format) B caps the whole one-phase response inste
 
 from __future__ import annotations
 
-from workflow_scripts.methods.base import BudgetMethod
+from workflow_scripts.methods.base import BudgetMethod, section_schema
 
 
 class Truncation(BudgetMethod):
     name = "truncation"
     label = "truncation"
     colour = "#0173b2"
-    schema = {
-        "type": "object",
-        "default": {},
-        "additionalProperties": False,
-        "properties": {"budgets": {"$ref": "#/definitions/budget_list",
-                                   "default": [500, 1000, 2000, 4000, 8000, "unbounded"]}},
-    }
+    schema = section_schema(
+        {"budgets": {"$ref": "#/definitions/budget_list", "default": [500, 1000, 2000, 4000, 8000, "unbounded"]}})
 
     def think(self, ctx, records, spec):
         from workflow_scripts.generation.pipeline import think_then_answer
