@@ -436,3 +436,30 @@ def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_mode
     assert rerun["engine_starts"] == 0 and rerun["generated_tokens"] == 0
     assert all(d["generated_ids"] == [] for d in rerun["datasets"].values())
     assert before == {d: (forcing_dir / f"{d}.jsonl").read_bytes() for d in SOURCES}
+
+
+def test_two_jobs_of_one_engine_group_at_once_start_one_engine(tiny_model, records, tmp_path, repo_root):
+    """Two jobs of one group started together (two SLURM nodes, say): the group lock lets one
+    generate both configurations; the other waits, then finds its samples stored and starts no
+    engine. Neither writes the other's outputs."""
+    chosen = [r for r in records if r["dataset"] == "math500"][:2]
+    path = tmp_path / "math500.jsonl"
+    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "dataset"}) + "\n" for r in chosen))
+    dirs = [tmp_path / "truncation_B16", tmp_path / "truncation_B32"]
+    configs = [{"method": "truncation", "setting": d.name.split("_")[1], "out_dir": str(d)} for d in dirs]
+    common = [sys.executable, "-m", "workflow_scripts.generation", "--model", str(tiny_model), "--model-name", "sft",
+              "--settings", json.dumps(SETTINGS), "--limits", json.dumps({"math500": None}), "--eval-sets", str(path),
+              "--configs", json.dumps(configs)]
+    jobs = [subprocess.Popen(common + ["--write", str(d)], cwd=repo_root, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for d in dirs]
+    for job in jobs:
+        _, stderr = job.communicate(timeout=600)
+        assert job.returncode == 0, stderr[-3000:]
+    written = [json.loads((d / "job.json").read_text()) for d in dirs]
+    assert sorted(j["engine_starts"] for j in written) == [0, 1]
+    worker = next(j for j in written if j["engine_starts"])
+    assert set(worker["generated_for_group"]) == {"sft/truncation/B16", "sft/truncation/B32"}
+    for directory, job in zip(dirs, written):
+        shard = [json.loads(line) for line in (directory / "math500.jsonl").read_text().splitlines()]
+        assert [s["id"] for s in shard] == [r["id"] for r in chosen]
+        assert all(s["resume_key"] == job["resume_key"] for s in shard)
