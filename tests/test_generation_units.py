@@ -333,6 +333,19 @@ def test_a_job_reads_its_group_mates_from_the_engine_group_plan(tmp_path):
         job_configs(parse_args(base + single + ["--engine-groups", str(plan)]))
 
 
+def test_a_derived_run_must_name_a_trajectory(tmp_path, capsys):
+    """thinking_from pointing at a run's folder is refused by name, before eval sets or engines."""
+    from workflow_scripts.generation.cli import main
+
+    configs = [{"method": "truncation", "setting": "B16", "out_dir": "r/sft/truncation/B16",
+                "thinking_from": "r/sft/truncation/B32"},
+               {"method": "truncation", "setting": "B32", "out_dir": "r/sft/truncation/B32"}]
+    argv = ["--model", "m", "--model-name", "sft", "--settings", "{}", "--limits", "{}", "--eval-sets",
+            str(tmp_path / "missing.jsonl"), "--configs", json.dumps(configs)]
+    assert main(argv) == 2
+    assert "thinking_from r/sft/truncation/B32 is not a trajectory's out_dir" in capsys.readouterr().err
+
+
 # --- shards ------------------------------------------------------------------------------
 
 def _sample(i, key_model="sft"):

@@ -405,8 +405,8 @@ def build_members(args, settings, engine_args) -> list[Member]:
         source = Path(config["thinking_from"]) if config.get("thinking_from") else None
         trajectory_key = None
         if source is not None:
-            trajectory = by_dir[source]
-            if not trajectory.is_trajectory:
+            trajectory = by_dir.get(source)
+            if trajectory is None or not trajectory.is_trajectory:
                 raise GenerationError(f"thinking_from {source} is not a trajectory's out_dir")
             if spec.method not in ("truncation", "budget_forcing") or spec.prompt_format != "think":
                 raise MethodError(f"{spec.model}/{spec.method}/{spec.setting} cannot take its thinking from a trajectory")
