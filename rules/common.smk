@@ -154,7 +154,7 @@ def generation_job_dir(job):
 
 
 def trajectory_dir(job):
-    return f"{RESULTS}/generation/{job.model}/trajectory/{job.thinking_from}"
+    return f"{RESULTS}/generation/{job.trajectory_folder}"
 
 
 # Which jobs share an engine: read by the generation CLI at run time (not a parameter, so a

@@ -166,12 +166,17 @@ class GenerationJob:
     def folder(self) -> str:
         return f"{self.model}/{self.method}/{self.setting}"
 
+    @property
+    def trajectory_folder(self) -> str | None:
+        """The folder of the trajectory a derived run cuts its thinking from."""
+        return f"{self.model}/{TRAJECTORY}/{self.thinking_from}" if self.thinking_from else None
+
 
 def generation_jobs(config: dict[str, Any], grid: list[ShardSpec] | None = None) -> list[GenerationJob]:
     """Every generation job: the grid's runs, then the trajectories. Engine groups: a model's
     trajectory and its derived runs share one engine (their answers batch together); on the
     CPU (``gpus_per_job: 0``) the other runs of a model share one per method group (by default
-    the budget, so changing one budget reruns that budget's jobs); on GPUs each is alone."""
+    the budget); on GPUs each is alone."""
     grid = evaluation_grid(config) if grid is None else grid
     plan = trajectory_plan(config, grid)
     on_cpu = config["generation"]["gpus_per_job"] == 0
@@ -197,23 +202,18 @@ def engine_group_plan(jobs: list[GenerationJob], results: str) -> dict[str, list
     plan: dict[str, list[dict[str, str]]] = {}
     for job in jobs:
         config = {"method": job.method, "setting": job.setting, "out_dir": f"{results}/generation/{job.folder}"}
-        if job.thinking_from:
-            config["thinking_from"] = f"{results}/generation/{job.model}/{TRAJECTORY}/{job.thinking_from}"
+        if job.trajectory_folder:
+            config["thinking_from"] = f"{results}/generation/{job.trajectory_folder}"
         plan.setdefault(job.group, []).append(config)
     return plan
 
 
 def write_engine_group_plan(path: str, plan: dict[str, list[dict[str, str]]]) -> None:
     """Write the plan where it differs (atomically; Snakemake parses the workflow in every job)."""
-    import json
-    import os
-    import tempfile
+    from pathlib import Path
 
-    text = json.dumps(plan, indent=1, sort_keys=True) + "\n"
-    if os.path.exists(path) and open(path, encoding="utf-8").read() == text:
+    from workflow_scripts.io import read_json, write_json
+
+    if Path(path).exists() and read_json(path) == plan:
         return
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".engine-groups-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
+    write_json(path, plan)

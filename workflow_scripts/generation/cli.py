@@ -37,6 +37,13 @@ from workflow_scripts.methods.base import sample_key
 CONFIG_KEYS = {"method", "setting", "out_dir"}  # plus, for a derived run, thinking_from
 
 
+def checked_config(config: Any, where: str) -> dict[str, Any]:
+    """A configuration of --configs or of the engine-group plan, or an error naming ``where``."""
+    if not isinstance(config, dict) or not CONFIG_KEYS <= set(config) <= CONFIG_KEYS | {"thinking_from"}:
+        raise GenerationError(f"{where} must have method, setting, out_dir (and optionally thinking_from): {config!r}")
+    return config
+
+
 class GenerationError(UserError):
     """Bad CLI input; the message names the argument or file."""
 
@@ -156,9 +163,7 @@ def job_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
         if not isinstance(configs, list) or not configs:
             raise GenerationError("--configs must be a non-empty JSON list")
         for number, config in enumerate(configs, 1):
-            if not isinstance(config, dict) or not CONFIG_KEYS <= set(config) <= CONFIG_KEYS | {"thinking_from"}:
-                raise GenerationError(f"--configs entry {number} must have method, setting, out_dir (and optionally "
-                                      f"thinking_from): {config!r}")
+            checked_config(config, f"--configs entry {number}")
         out_dirs = [c["out_dir"] for c in configs]
         if len(set(out_dirs)) != len(out_dirs):
             raise GenerationError("--configs has the same out_dir twice")
@@ -189,11 +194,8 @@ def group_mates(plan_path: str, config: dict[str, Any]) -> list[dict[str, Any]]:
     for group in plan.values():
         if any(Path(c.get("out_dir", "")) == own for c in group):
             mates = [c for c in group if Path(c.get("out_dir", "")) != own]
-            for mate in mates:
-                if not isinstance(mate, dict) or not CONFIG_KEYS <= set(mate) <= CONFIG_KEYS | {"thinking_from"}:
-                    raise GenerationError(f"--engine-groups {plan_path}: a configuration must have method, setting, "
-                                          f"out_dir (and optionally thinking_from): {mate!r}")
-            return [{**mate, "write": False} for mate in mates]
+            return [{**checked_config(mate, f"--engine-groups {plan_path}: a configuration"), "write": False}
+                    for mate in mates]
     return []
 
 
@@ -249,7 +251,6 @@ class Member:
     thinking_from: Path | None = None
     writers: dict[str, Any] = dataclasses.field(default_factory=dict)
     units: dict[str, list] = dataclasses.field(default_factory=dict)  # dataset: [(record, its sample keys)]
-    digests: dict[str, str] = dataclasses.field(default_factory=dict)  # "dataset/id": record digest
     resumed: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     generated: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -269,8 +270,8 @@ class Member:
 
         definition = METHODS.get(self.spec.method)
         for dataset, records in eval_sets.items():
-            self.writers[dataset] = ShardWriter(self.out_dir / f"{dataset}.jsonl", self.key)
-            self.digests.update({f"{dataset}/{r['id']}": record_digest(r) for r in records})
+            self.writers[dataset] = ShardWriter(self.out_dir / f"{dataset}.jsonl", self.key,
+                                                {r["id"]: record_digest(r) for r in records})
             if definition is None or definition.repeatable:
                 self.units[dataset] = [(r, [sample_key(r)]) for r in self.spec.sample_records(records, seed)]
             else:
@@ -281,9 +282,7 @@ class Member:
         since another job of the group may have made them meanwhile."""
         missing = []
         for dataset, writer in self.writers.items():
-            writer.load()
-            done = {k for k, s in writer.samples.items() if s.get("record_sha") == self.digests[f"{dataset}/{s['id']}"]}
-            writer.samples = {k: writer.samples[k] for k in done}
+            done = writer.load()
             missing.extend(r for r, keys in self.units[dataset] if not all(k in done for k in keys))
         return missing
 
@@ -325,11 +324,9 @@ def generate_member(member: Member, pending: list[dict[str, Any]], lazy: LazyEng
     ctx = lazy.get()
     stats, rounds_before = ctx.engine.stats, len(ctx.round_stats)
     before = (stats.calls, stats.generated_tokens, stats.generate_seconds)
-    trajectories = None
-    if member.thinking_from is not None:
-        source = by_dir[member.thinking_from]
-        source.pending()  # reload: made earlier in this job or by the trajectory's own job
-        trajectories = stored_trajectories(source)
+    # the trajectory's stores were read under the group lock (it comes first) and hold what
+    # this job added since
+    trajectories = stored_trajectories(by_dir[member.thinking_from]) if member.thinking_from else None
     chunks = [pending[i:i + chunk_size] for i in range(0, len(pending), chunk_size)]
     for chunk in tqdm(chunks, desc=member.label, unit="chunk"):
         if member.is_trajectory:
@@ -339,8 +336,7 @@ def generate_member(member: Member, pending: list[dict[str, Any]], lazy: LazyEng
         else:
             samples = generate_samples(ctx, chunk, member.spec)
         for sample in samples:
-            digest = member.digests[f"{sample['dataset']}/{sample['id']}"]
-            member.writers[sample["dataset"]].append([{**sample, "record_sha": digest}])
+            member.writers[sample["dataset"]].append([sample])
             member.generated.setdefault(sample["dataset"], []).append(sample_key(sample))
     member.stats = {"engine_calls": stats.calls - before[0], "generated_tokens": stats.generated_tokens - before[1],
                     "generate_s": round(stats.generate_seconds - before[2], 3),
@@ -387,8 +383,7 @@ def finish_member(member: Member, args, engine_args, group: list[str], lazy: Laz
 def build_members(args, settings, engine_args) -> list[Member]:
     """The group's members, checked before any engine starts; a derived run's trajectory joins
     the group when --configs does not list it (made if missing, not written)."""
-    from workflow_scripts.generation.methods import MethodError
-    from workflow_scripts.generation.trajectory import TrajectoryError
+    from workflow_scripts.generation.trajectory import check_cut
 
     configs = job_configs(args)
     listed = {Path(c["out_dir"]) for c in configs}
@@ -408,13 +403,7 @@ def build_members(args, settings, engine_args) -> list[Member]:
             trajectory = by_dir.get(source)
             if trajectory is None or not trajectory.is_trajectory:
                 raise GenerationError(f"thinking_from {source} is not a trajectory's out_dir")
-            if spec.method not in ("truncation", "budget_forcing") or spec.prompt_format != "think":
-                raise MethodError(f"{spec.model}/{spec.method}/{spec.setting} cannot take its thinking from a trajectory")
-            held = trajectory.spec
-            too_long = held.budget != "unbounded" and (spec.budget == "unbounded" or spec.budget > held.budget)
-            if too_long or spec.n > held.n:
-                raise TrajectoryError(f"{spec.model}/{spec.method}/{spec.setting} cannot be cut from the trajectory "
-                                      f"{held.setting} (budget {held.budget}, n={held.n}): its budget or n is larger")
+            check_cut(spec, trajectory.spec)
             trajectory_key = trajectory.key
         key = job_resume_key(str(args.model), spec, engine_args, args.seed, settings, model_files=files,
                              trajectory=trajectory_key)
@@ -444,15 +433,17 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     by_dir = {m.out_dir: m for m in members}
     group = [m.label for m in members]
     targets = [m for m in members if m.write]
+    target_pending = False
     for member in targets:
         pending = member.pending()
+        target_pending = target_pending or bool(pending)
         member.resumed = {d: sorted(w.samples) for d, w in member.writers.items()}
         print(f"{member.label}: {sum(len(u) for u in member.units.values())} units, {len(pending)} to generate "
               f"({sum(w.torn_lines for w in member.writers.values())} torn line(s) dropped, "
               f"{sum(w.foreign_samples for w in member.writers.values())} stored samples from other settings)",
               flush=True)
     lazy = LazyEngine(args, engine_args, settings)
-    if any(m.pending() for m in targets):
+    if target_pending:
         with group_lock(members):
             for member in members:  # the whole group, while the engine is up
                 pending = member.pending()

@@ -59,8 +59,9 @@ class MethodSpec:
             fields = definition.spec_fields(shard.params, settings.get(method) or {})
             fields["budget"] = parse_budget(fields["budget"])
             if definition.repeatable:  # the others draw their own samples (parallel, rejection sampling)
-                fields.update(samples=int(settings.get("samples", 1)), temperature=float(settings.get("temperature", 0.0)),
-                              top_p=float(settings.get("top_p", 1.0)))
+                # settings the caller left out keep the fields' one greedy pass
+                casts = {"samples": int, "temperature": float, "top_p": float}
+                fields.update({key: cast(settings[key]) for key, cast in casts.items() if key in settings})
         except MethodError:
             raise
         except ValueError as error:

@@ -151,6 +151,7 @@ def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
 
     samples = []
     for record, prompt, trace, (answer_ids, answer_finish, answer_engine_tokens) in zip(records, prompts, traces, answers):
+        thinking_engine_tokens = sum(r["engine_tokens"] for r in trace.rounds)
         transition = answer_transition(tokens, trace.cap_hit)
         sample = base_sample(record, spec, prompt, ctx)
         sample.update({
@@ -169,10 +170,10 @@ def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
             "answer_finish_reason": answer_finish,
             # engine tokens: of the thinking rounds as a from-scratch run generates them, of the
             # answer, and what this job generated (only the answer when derived)
-            "thinking_engine_tokens": sum(r["engine_tokens"] for r in trace.rounds),
+            "thinking_engine_tokens": thinking_engine_tokens,
             "answer_engine_tokens": answer_engine_tokens,
             "derived": derived,
-            "generated_tokens": answer_engine_tokens + (0 if derived else sum(r["engine_tokens"] for r in trace.rounds)),
+            "generated_tokens": answer_engine_tokens + (0 if derived else thinking_engine_tokens),
             "full_text": decode(ctx.tokenizer, list(tokens.think_start) + trace.token_ids + list(transition) + answer_ids),
             "timings": {"thinking_s": round(trace.seconds, 3), "answer_s": round(answer_seconds, 3),
                         "note": "wall time of the batched rounds this sample took part in"},

@@ -33,16 +33,21 @@ def resume_key(payload: dict[str, Any]) -> str:
 
 
 class ShardWriter:
-    def __init__(self, path: str | Path, key: str):
+    """One shard and its store. ``digests`` ({question id: digest of its eval record}, optional):
+    a stored sample counts only if it was made from the record as it is now, so an edited eval
+    question is regenerated; appended samples are stamped with it (``record_sha``)."""
+
+    def __init__(self, path: str | Path, key: str, digests: dict[str, str] | None = None):
         self.path = Path(path)
         self.store = self.path.with_name(self.path.name + ".store")
         self.key = key
+        self.digests = digests
         self.samples: dict[str, dict[str, Any]] = {}
         self.torn_lines = 0
-        self.foreign_samples = 0  # made with another resume key: regenerated
+        self.foreign_samples = 0  # made with another resume key or from another record: regenerated
 
     def load(self) -> dict[str, dict[str, Any]]:
-        """Finished samples from the final shard and the store (this key only)."""
+        """Finished samples from the final shard and the store (this key and these records only)."""
         self.samples, self.torn_lines, self.foreign_samples = {}, 0, 0
         if self.path.exists():
             for sample in self._read(self.path, allow_torn_tail=False):
@@ -53,7 +58,8 @@ class ShardWriter:
         return self.samples
 
     def _keep(self, sample: dict[str, Any]) -> None:
-        if sample.get("resume_key") != self.key:
+        stale = self.digests is not None and sample.get("record_sha") != self.digests.get(str(sample.get("id")))
+        if sample.get("resume_key") != self.key or stale:
             self.foreign_samples += 1
             return
         self.samples.setdefault(sample_key(sample), sample)
@@ -88,6 +94,8 @@ class ShardWriter:
         with open(self.store, "a", encoding="utf-8") as handle:
             for sample in samples:
                 sample = {**sample, "resume_key": self.key}
+                if self.digests is not None:
+                    sample["record_sha"] = self.digests[str(sample["id"])]
                 handle.write(json.dumps(sample, ensure_ascii=False, sort_keys=True) + "\n")
                 self.samples[sample_key(sample)] = sample
             handle.flush()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from workflow_scripts.config.grid import DERIVABLE_METHODS
+from workflow_scripts.config.grid import DERIVABLE_METHODS, UNBOUNDED
 from workflow_scripts.errors import UserError
 from workflow_scripts.generation.thinking import ThinkingTrace
 
@@ -45,6 +45,22 @@ def parse_trajectory_setting(setting: str) -> tuple[int | str, int]:
 def trajectory_key(record: dict[str, Any]) -> tuple[str, str, int | None]:
     """(dataset, id, sample) of a record, trajectory or sample (sample None without repeats)."""
     return record["dataset"], str(record["id"]), record.get("sample")
+
+
+def check_derivable(spec) -> None:
+    """Only thinking-format truncation and budget-forcing runs without a class prompt are cuts."""
+    if spec.method not in DERIVABLE_METHODS or spec.prompt_format != "think" or spec.class_prompt is not None:
+        raise TrajectoryError(f"{spec.model}/{spec.method}/{spec.setting} cannot take its thinking from a trajectory")
+
+
+def check_cut(spec, held) -> None:
+    """Before any engine starts: ``spec`` is derivable and the trajectory ``held`` (its spec) is
+    long enough for it (budget and n; the per-question limit is checked by :func:`cut`)."""
+    check_derivable(spec)
+    too_long = held.budget != UNBOUNDED and (spec.budget == UNBOUNDED or spec.budget > held.budget)
+    if too_long or spec.n > held.n:
+        raise TrajectoryError(f"{spec.model}/{spec.method}/{spec.setting} cannot be cut from the trajectory "
+                              f"{held.setting} (budget {held.budget}, n={held.n}): its budget or n is larger")
 
 
 def cut(trajectory: dict[str, Any], limit: int, n: int, forcing_ids: Sequence[int]) -> ThinkingTrace:
@@ -123,8 +139,7 @@ def derived_samples(ctx, records: list[dict[str, Any]], spec, trajectories: dict
     from workflow_scripts.generation.pipeline import answer_samples, new_traces, think_prompts
     from workflow_scripts.methods.budget_forcing import forcing_ids as encode_forcing
 
-    if spec.method not in DERIVABLE_METHODS or spec.prompt_format != "think" or spec.class_prompt is not None:
-        raise TrajectoryError(f"{spec.model}/{spec.method}/{spec.setting} cannot take its thinking from a trajectory")
+    check_derivable(spec)
     forcing = encode_forcing(ctx.tokenizer, spec.forcing_string) if spec.n else []
     prompts = think_prompts(ctx, records, spec)
     traces = []

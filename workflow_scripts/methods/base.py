@@ -99,10 +99,9 @@ class Method:
 
     # --- generation ---------------------------------------------------------------------
     def sample_keys(self, record_id: str, spec) -> list[str]:
-        """The keys of a question's samples in a shard (see :func:`sample_key`): one per
-        repeated sample (``generation.samples``), one by default."""
-        if spec.samples > 1:
-            return [f"{record_id}#{j}" for j in range(spec.samples)]
+        """The keys of a question's samples in a shard (see :func:`sample_key`) for a method
+        that draws its own samples (``repeatable = False``): one by default. A repeatable
+        method's k samples (``generation.samples``) are keyed by their records' ``sample``."""
         return [str(record_id)]
 
     def spec_fields(self, params: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
