@@ -94,7 +94,8 @@ def test_cut_refuses_runs_the_trajectory_cannot_hold():
 # --- real engine ---------------------------------------------------------------------------
 
 DETERMINISTIC = {"dtype": "float32", "max_model_len": MAX_MODEL_LEN, "enforce_eager": True,
-                 "enable_prefix_caching": False, "tensor_parallel_size": 1, "max_num_seqs": 1}
+                 "enable_prefix_caching": False, "tensor_parallel_size": 1, "max_num_seqs": 1,
+                 **engine_tests.DEVICE_ENGINE}
 COMPARED = ("thinking_token_ids", "thinking_limit", "waits_inserted", "cap_hit", "round_finish_reasons", "rounds",
             "answer_prefix_text", "answer_token_ids", "answer_finish_reason", "thinking_engine_tokens",
             "answer_engine_tokens", "full_text", "prompt_tokens")

@@ -29,8 +29,11 @@ from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
 MAX_MODEL_LEN = 256
 RESERVE = 16
 ANSWER_MAX = 16
+# The same tests run on a GPU (benchmarks/gpu_check.sh): S1_TEST_ENGINE adds that device's engine
+# settings, e.g. '{"gpu_memory_utilization": 0.15}' so the tests' engines share one card.
+DEVICE_ENGINE = json.loads(os.environ.get("S1_TEST_ENGINE") or "{}")
 ENGINE = {"dtype": "float32", "max_model_len": MAX_MODEL_LEN, "enforce_eager": True,
-          "enable_prefix_caching": False, "tensor_parallel_size": 1}
+          "enable_prefix_caching": False, "tensor_parallel_size": 1, **DEVICE_ENGINE}
 SETTINGS = {"engine": ENGINE, "answer_reserve_tokens": RESERVE, "answer_max_tokens": ANSWER_MAX,
             "budget_forcing": {"string": "Wait"}, "step_conditional": {"tokens_per_step": 20},
             "step_conditional_forcing": {"tokens_per_step": 20},
