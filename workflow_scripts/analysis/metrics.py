@@ -19,7 +19,8 @@ Run columns (``runs.tsv``):
     deviation, ddof 1, across the k per-sample-index accuracies: the accuracy of sample j over
     the questions, j = 0..k-1; empty for k = 1), accuracy_sample_min / accuracy_sample_max
     (the lowest and highest of those k accuracies; empty for k = 1; parallel scaling's k
-    samples are majority-voted instead: one run per vote size, k = 1 each, see ``voting``),
+    samples are majority-voted instead: one run per vote size, k = 1 each, whose ``correct``
+    is the expected credit over all m-subsets, a fraction, see ``voting``),
     accuracy_ci_low/high (95 % paired-bootstrap interval over questions, see
     :mod:`bootstrap`), parse_failures, compute (``thinking`` or ``response``: what
     compute_tokens counts), compute_tokens_mean, compute_tokens_median, thinking_tokens_mean,
@@ -186,8 +187,15 @@ def sample_spread(group: pd.DataFrame) -> tuple[int, float, float, float]:
                            f"a (question, sample) pair occurs twice")
     if k == 1:
         return k, float("nan"), float("nan"), float("nan")
-    by_sample = group.groupby("sample")["correct"].apply(lambda c: c.astype(bool).mean())
+    by_sample = group.groupby("sample")["correct"].apply(lambda c: c.astype(float).mean())
     return k, float(by_sample.std(ddof=1)), float(by_sample.min()), float(by_sample.max())
+
+
+def count(flags: pd.Series) -> int | float:
+    """How many samples are flagged (correct, unparsed): an int, or for a majority vote's run
+    (whose rows hold expectations over subsets, :mod:`voting`) a fraction."""
+    total = float(flags.astype(float).sum())
+    return int(total) if total.is_integer() else total
 
 
 def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.DataFrame:
@@ -204,8 +212,8 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
         if len(formats) != 1:
             raise MetricsError(f"run {'/'.join(keys)} mixes prompt formats {formats}")
         tokens = compute_tokens(group)
-        thinking = group["thinking_tokens"].astype(int)
-        correct = int(group["correct"].astype(bool).sum())
+        thinking = group["thinking_tokens"].astype(float)
+        correct = count(group["correct"])
         k, spread, lowest, highest = sample_spread(group)
         low, high = boot.accuracy_interval(keys)
         rows.append({
@@ -222,14 +230,14 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
             "accuracy_sample_max": highest,
             "accuracy_ci_low": low,
             "accuracy_ci_high": high,
-            "parse_failures": int(group["parse_failed"].astype(bool).sum()),
+            "parse_failures": count(group["parse_failed"]),
             "compute": PROMPT_FORMATS[formats[0]],
             "compute_tokens_mean": float(tokens.mean()),
             "compute_tokens_median": float(tokens.median()),
             "thinking_tokens_mean": float(thinking.mean()),
             "thinking_tokens_median": float(thinking.median()),
             "answer_tokens_mean": float(group["answer_tokens"].astype(float).mean()),
-            "cap_hit_share": float(group["cap_hit"].astype(bool).mean()),
+            "cap_hit_share": float(group["cap_hit"].astype(float).mean()),
             "waits_mean": float(group["waits_inserted"].astype(float).mean()),
             "exceed_share": float((tokens > budget + EXCEED_MARGIN).mean()) if budget is not None else float("nan"),
             "within_budget_share": float((tokens <= budget).mean()) if budget is not None else float("nan"),

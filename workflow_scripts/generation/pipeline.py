@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from workflow_scripts.generation.budgets import answer_limit, context_room, thinking_limit
 from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
+from workflow_scripts.generation.seeds import answer_seed
 from workflow_scripts.generation.thinking import ThinkingTrace, run_thinking, strip_stop
 
 
@@ -45,11 +46,19 @@ def answer_transition(tokens: FormatTokens, cap_hit: bool) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Sampling:
-    """How one batch decodes: greedy (temperature 0) or sampled with one seed per sample."""
+    """How one batch decodes: greedy (temperature 0) or sampled with one seed per sample (its
+    thinking seed, or a direct answer's; :mod:`workflow_scripts.generation.seeds`)."""
 
     temperature: float = 0.0
     top_p: float = 1.0
     seeds: Sequence[int] | None = None
+
+    def for_answer(self) -> "Sampling":
+        """The answer phase after thinking: each sample's own answer seed (:func:`answer_seed`),
+        so the answer does not replay the noise its thinking started with."""
+        if self.seeds is None:
+            return self
+        return Sampling(self.temperature, self.top_p, [answer_seed(seed) for seed in self.seeds])
 
     def engine_args(self) -> dict[str, Any]:
         """Engine keyword arguments: none for greedy decoding (the default)."""
@@ -147,7 +156,7 @@ def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
         sequence = list(prompt) + trace.token_ids + list(answer_transition(tokens, trace.cap_hit))
         sequences.append(sequence)
         limits.append(answer_limit(ctx.answer_max_tokens, sequence_len=len(sequence), max_model_len=ctx.max_model_len))
-    answers, answer_seconds = run_answers(ctx, sequences, limits, sampling_for(ctx, records, temperature, seeds))
+    answers, answer_seconds = run_answers(ctx, sequences, limits, sampling_for(ctx, records, temperature, seeds).for_answer())
 
     samples = []
     for record, prompt, trace, (answer_ids, answer_finish, answer_engine_tokens) in zip(records, prompts, traces, answers):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from workflow_scripts.generation.engine import Completion
+from workflow_scripts.generation.seeds import round_seed
 
 
 @dataclass
@@ -86,8 +87,11 @@ def run_thinking(engine, prompts: Sequence[Sequence[int]], traces: Sequence[Thin
                  stop_ids: Sequence[int], forcing_ids: Sequence[int] = (), max_waits: int = 0, *,
                  temperature: float = 0.0, top_p: float = 1.0, seeds: Sequence[int] | None = None) -> list[dict]:
     """Think until every trace is done; each round is one batched engine call. Returns round stats.
-    Greedy by default; sampling passes a temperature (and top-p) and one seed per trace, the same
-    seed every round, so a round sees the same random stream whatever its ``max_tokens``."""
+    Greedy by default; sampling passes a temperature (and top-p) and one seed per trace: round r
+    of a trace samples with :func:`round_seed` (the seed itself in round 0), which depends on
+    the position alone, so a round sees the same random stream whatever its ``max_tokens``
+    (a trajectory's round and a run's round at the same position match) and a round after a
+    forcing string does not replay the first round's noise."""
     if len(prompts) != len(traces):
         raise ValueError(f"{len(prompts)} prompts but {len(traces)} traces")
     sampling = {} if not temperature else {"temperature": temperature, "top_p": top_p}
@@ -100,7 +104,8 @@ def run_thinking(engine, prompts: Sequence[Sequence[int]], traces: Sequence[Thin
             return round_stats
         started = time.perf_counter()
         if sampling:
-            sampling["seeds"] = [seeds[i] for i in active] if seeds is not None else None
+            sampling["seeds"] = ([round_seed(seeds[i], len(traces[i].rounds)) for i in active]
+                                 if seeds is not None else None)
         completions = engine.generate([list(prompts[i]) + traces[i].token_ids for i in active],
                                       [traces[i].remaining for i in active], stop_ids, **sampling)
         elapsed = time.perf_counter() - started
