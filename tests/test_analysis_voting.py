@@ -71,6 +71,9 @@ def test_expected_credit_equals_the_mean_over_every_subset():
         for m in range(1, len(labels) + 1):
             assert expected_vote_credit(sizes, correct, abstaining, m) == pytest.approx(
                 float(enumerate_subsets(labels, correct, m))), (sizes, m)
+    # without abstentions a vote of two splits every disagreement evenly, so it scores as one sample
+    for sizes, correct in [([3, 2, 2, 1], [False, True, False, True]), ([5, 1], [False, True]), ([1] * 4, [True] * 2 + [False] * 2)]:
+        assert expected_vote_credit(sizes, correct, 0, 2) == pytest.approx(expected_vote_credit(sizes, correct, 0, 1))
     with pytest.raises(VotingError, match="m=4"):
         expected_vote_credit([1, 2], [True, False], 0, 4)
 
