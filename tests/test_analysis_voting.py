@@ -68,7 +68,7 @@ def test_missing_sample_indices_are_named():
 def test_table3_and_findings_read_the_metrics():
     metrics = pd.DataFrame([
         {"model": "sft", "dataset": "aime24", "method": "rejection_sampling", "runs": 2, "control_paper": 0.9,
-         "control_exceed": 0.1, "scaling_per_doubling": -8.0, "max_accuracy": 0.5, "max_accuracy_setting": "B64",
+         "control_exceed": 0.0, "control_fits": 0.9, "scaling_per_doubling": -8.0, "max_accuracy": 0.5, "max_accuracy_setting": "B64",
          "scaling_ls": -8.0, "scaling_ls_ci_low": -12.0, "scaling_ls_ci_high": -3.0, "compute_spread": 2.0,
          "scaling_verdict": "falls"},
         {"model": "sft", "dataset": "aime24", "method": "truncation", "runs": 3, "control_paper": 1.0,
@@ -82,7 +82,7 @@ def test_table3_and_findings_read_the_metrics():
     ])
     table = table3(metrics)["aime24"]
     assert list(table["method"]) == ["truncation", "token-conditional", "rejection sampling"]  # registry order
-    assert list(table["Control (%)"]) == [100.0, 50.0, 90.0]
+    assert list(table["Control (% of budgeted runs within budget)"]) == [100.0, 50.0, 90.0]
     assert list(table["Scaling (pp / doubling)"]) == [10.0, 0.5, -8.0]  # the least-squares slope
     assert list(table["pairwise Scaling (pp / doubling)"]) == [12.0, 0.5, -8.0]  # the brief's, beside it
     assert list(table["Scaling 95 % interval"]) == ["[2.5, 20.0]", "", "[-12.0, -3.0]"]

@@ -99,12 +99,13 @@ def test_method_metrics_class_conditional_rules():
                      + run_samples([900, 1100], [True, True], method="class_conditional", setting="long", budget=None))
     row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
     assert row["control_exceed"] == 0.5  # the brief's fixed value
-    assert row["control_paper"] == 1.0  # long (1000) thinks more than short (300)
+    assert math.isnan(row["control_paper"])  # no budget to be within
+    assert row["control_class_order"] == 1.0  # long (1000) thinks more than short (300)
     # No budget: Budget Error is n/a (it was short vs the smallest and long vs the largest budget).
     assert math.isnan(row["budget_error"]) and row["budget_error_note"] == "no budget"
     assert row["max_accuracy"] == 1.0 and row["max_accuracy_setting"] == "long"
     reversed_samples = samples.assign(setting=samples["setting"].map({"short": "long", "long": "short"}))
-    assert method_metrics(run_table(reversed_samples), reversed_samples, GENERATION).iloc[0]["control_paper"] == 0.0
+    assert method_metrics(run_table(reversed_samples), reversed_samples, GENERATION).iloc[0]["control_class_order"] == 0.0
 
 
 def test_method_metrics_without_numeric_budget_says_so():
@@ -249,7 +250,10 @@ def test_rejection_sampling_control_is_the_share_that_fits():
     assert runs.loc["B64", "tries_mean"] == pytest.approx(2.0) and runs.loc["B64", "fits_share"] == 0.75
     assert math.isnan(runs.loc["B64", "steps_used_mean"])
     row = method_metrics(runs.reset_index(), samples, {"truncation": {"budgets": [64, 128]}}).iloc[0]
-    assert row["control_paper"] == pytest.approx(7 / 8) and row["control_exceed"] == pytest.approx(1 / 8)
+    assert row["control_fits"] == pytest.approx(7 / 8)  # its own column: the share that fit
+    # control_exceed and control_paper keep their one definition: no sample exceeds B + 10 (the never-fitting
+    # one stopped at 65 = B + 1), and both run means (57.25, 97.5) lie within their budgets.
+    assert row["control_exceed"] == 0.0 and row["control_paper"] == 1.0
     # budget error as for any budgeted method: (|57.25 - 64| / 64 + |97.5 - 128| / 128) / 2
     assert row["budget_error"] == pytest.approx((abs(57.25 - 64) / 64 + abs(97.5 - 128) / 128) / 2)
 

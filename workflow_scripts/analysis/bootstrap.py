@@ -14,7 +14,11 @@ count matrix per dataset and one matrix product with the (questions x runs) scor
 a 100-question, 30-run dataset takes milliseconds and a few MB.
 
 A Scaling interval that holds zero means "no detectable scaling": the data cannot tell a
-rise from a fall, and the report says so instead of calling the slope a trend.
+rise from a fall, and the report says so instead of calling the slope a trend. A slope can be
+undefined in a resample (its runs tie in resampled tokens): such resamples are counted
+(``*_undefined_resamples`` in metrics.tsv) and the interval is taken over the others. Paired
+method differences carry a two-sided bootstrap p-value and Holm's adjustment over all of them.
+Columns: docs/metrics.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The paper's comparison: a Table-3-shaped table per dataset and where each method's scaling fails.
 
 Table 3 of s1 (AIME24, s1-32B) lists per method its Control, its Scaling and its best
-accuracy. Here, per dataset and (model, method), in registry order: Control (%)
-(``control_paper`` x 100, s1's form), the least-squares Scaling in accuracy points per
+accuracy. Here, per dataset and (model, method), in registry order: Control
+(``control_paper`` x 100, s1's form: the share of the budgeted runs whose mean compute tokens
+lie within the budget; empty without a budget), the least-squares Scaling in accuracy points per
 doubling of compute tokens (``scaling_ls``) with its 95 % paired-bootstrap interval and the
 one verdict (``scaling_verdict``), the brief's mean pairwise slope per doubling beside it
 (``scaling_per_doubling``), the best accuracy and the number of runs.
@@ -11,7 +12,7 @@ The findings say, per method and dataset, where scaling fails. They lead with th
 ``scaling_verdict`` (so the findings, Table 3, ``failures.tsv`` and the method figure agree),
 then add what Control shows: a prompt that is ignored (more than half the samples think
 beyond the instructed budget + 10 tokens, for the conditional methods without forcing) and
-questions that never fit (rejection sampling). docs/metrics.md defines every column.
+questions that never fit (rejection sampling, ``control_fits``). docs/metrics.md defines every column.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from workflow_scripts.analysis.verdicts import (
 from workflow_scripts.methods import METHODS
 
 IGNORED_SHARE = 0.5
+CONTROL_HEADER = "Control (% of budgeted runs within budget)"  # control_paper
 CONDITIONAL = ("token_conditional", "step_conditional")
 
 
@@ -79,7 +81,7 @@ def table3(metrics: pd.DataFrame) -> dict[str, pd.DataFrame]:
     interval, verdict, the brief's pairwise Scaling per doubling, best accuracy (%), runs."""
     tables = {}
     for dataset, group in metrics.groupby("dataset", sort=True):
-        rows = [{"method": method_name(row.model, row.method), "Control (%)": _pct(row.control_paper),
+        rows = [{"method": method_name(row.model, row.method), CONTROL_HEADER: _pct(row.control_paper),
                  "Scaling (pp / doubling)": row.scaling_ls,
                  "Scaling 95 % interval": _interval(row),
                  "verdict": row.scaling_verdict,
@@ -91,7 +93,7 @@ def table3(metrics: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return tables
 
 
-FINDINGS_COLUMNS = ["model", "dataset", "method", "scaling (pp / doubling)", "verdict", "Control (%)",
+FINDINGS_COLUMNS = ["model", "dataset", "method", "scaling (pp / doubling)", "verdict", CONTROL_HEADER,
                     "where scaling fails"]
 
 
@@ -106,9 +108,10 @@ def findings(metrics: pd.DataFrame, methods: tuple[str, ...] | None = None) -> p
         if row.method in CONDITIONAL and not math.isnan(row.control_exceed) and row.control_exceed > IGNORED_SHARE:
             notes.append(f"instruction ignored: {100 * row.control_exceed:.0f} % of samples think beyond the "
                          "instructed budget + 10 tokens")
-        if row.method == "rejection_sampling" and not math.isnan(row.control_exceed) and row.control_exceed > 0:
-            notes.append(f"{100 * row.control_exceed:.0f} % of samples never fit (out of budget)")
+        fits = getattr(row, "control_fits", float("nan"))
+        if not _missing(fits) and fits < 1:
+            notes.append(f"{100 * (1 - fits):.0f} % of samples never fit (out of budget)")
         rows.append({"model": row.model, "dataset": row.dataset, "method": method_name(row.model, row.method),
                      "scaling (pp / doubling)": row.scaling_ls, "verdict": row.scaling_verdict,
-                     "Control (%)": _pct(row.control_paper), "where scaling fails": "; ".join(notes)})
+                     CONTROL_HEADER: _pct(row.control_paper), "where scaling fails": "; ".join(notes)})
     return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)

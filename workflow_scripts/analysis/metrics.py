@@ -1,77 +1,12 @@
-"""Per-run accuracy and the s1 test-time-scaling metrics, defined exactly.
+"""Per-run accuracy and the s1 test-time-scaling metrics: ``runs.tsv``, ``metrics.tsv``, ``chance.tsv``.
 
-A *run* is one (model, dataset, method, setting): one graded shard (a parallel-scaling shard
-gives one run per vote size m, see :mod:`workflow_scripts.analysis.voting`). A *method* is
-one (model, dataset, method): all its runs (every budget and every n).
-
-**compute_tokens**, the one compute axis of every metric, plot, failure rule and example:
-a sample's thinking tokens when it thinks (``prompt_format: think``, the fine-tuned model),
-and its whole response's tokens when it answers directly (``prompt_format: direct``, the
-base model), as s1 counts a base model's tokens. The budget caps exactly these tokens
-(thinking, or the whole response), so Control and Budget Error compare them with the budget.
-``thinking_tokens`` stays as recorded (0 for direct answers).
-
-Run columns (``runs.tsv``):
-    questions, samples_per_question (k = ``generation.samples``), samples (= questions x k),
-    correct, accuracy (the mean over questions of the share of the question's k samples that
-    are correct: the mean accuracy over the k samples, i.e. pass@1 averaged over samples;
-    = correct / samples; unparsed answers count as wrong), accuracy_sample_sd (the standard
-    deviation, ddof 1, across the k per-sample-index accuracies: the accuracy of sample j over
-    the questions, j = 0..k-1; empty for k = 1), accuracy_sample_min / accuracy_sample_max
-    (the lowest and highest of those k accuracies; empty for k = 1; parallel scaling's k
-    samples are majority-voted instead: one run per vote size, k = 1 each, see ``voting``),
-    accuracy_ci_low/high (95 % paired-bootstrap interval over questions, see
-    :mod:`bootstrap`), parse_failures, compute (``thinking`` or ``response``: what
-    compute_tokens counts), compute_tokens_mean, compute_tokens_median, thinking_tokens_mean,
-    thinking_tokens_median, answer_tokens_mean, cap_hit_share (thinking, or a direct response,
-    cut at its limit), waits_mean (forcing strings inserted), exceed_share (samples with
-    compute_tokens > budget + 10; empty without a numeric budget), within_budget_share
-    (samples with compute_tokens <= budget).
-    Where the method records them: steps_used_mean (step-conditional: blank-line-separated
-    paragraphs of thinking), tries_mean and fits_share (rejection sampling).
-
-The *budget* of a run: truncation and budget forcing, their B; token-conditional, the
-instructed N ("Think for up to N tokens."), with or without forcing; step-conditional,
-N x tokens_per_step tokens (s1's proxy, 100 tokens a step); rejection sampling, its B.
-Class-conditional and parallel scaling have none.
-
-Method columns (``metrics.tsv``), with B the method's numeric budgets (500, 1000, 2000,
-4000, 8000 in the real config; "unbounded" has no number):
-
-* **control_exceed** (the brief): the share of generations, pooled over the runs with a
-  numeric budget, whose compute tokens exceed budget + 10. Lower is better; 0 means the
-  method never overshoots. Class-conditional has no budget: the brief fixes its value at
-  0.5 (``control_note`` says so). Rejection sampling: the share of samples that never fit
-  (every try reached B + 1 tokens; the + 10 margin does not apply, a try is cut at B + 1).
-* **control_paper** (s1, eq. 1 with a_min = 0 and a_max = the run's budget): the share of
-  runs with a numeric budget whose *mean* compute tokens lie within the budget. Higher is
-  better. Class-conditional, following s1: 1.0 if the ``long`` prompt's mean compute
-  tokens exceed the ``short`` prompt's (the ordering holds), else 0.0.
-  Rejection sampling (s1 kept only fitting samples, so its Control was 100 %): the share of
-  samples, pooled over its runs, that fit their budget within ``max_tries``. Parallel scaling:
-  empty (no budget).
-* **budget_error**: mean over the runs with a numeric budget of
-  |mean compute tokens - budget| / budget (a fraction; x100 for percent). Class-conditional
-  rule: ``short`` is compared with the smallest and ``long`` with the largest truncation
-  budget of the config (the prompts ask for "short" and "long" thinking; these are the
-  ends of the range the budgets span). Parallel scaling: empty.
-* **scaling** (s1, eq. 2): the mean, over all pairs of runs ordered by mean compute tokens
-  (t_i < t_j), of (acc_j - acc_i) / (t_j - t_i): accuracy (fraction) per compute token.
-  Pairs with equal token means have no slope and are left out (counted in
-  ``scaling_pairs_tied``). ``scaling_pp_per_1k`` = scaling x 100 x 1000: accuracy
-  percentage points per 1,000 compute tokens. Empty with fewer than two runs.
-  ``scaling_ci_low``/``scaling_ci_high``: its 95 % paired-bootstrap interval (the same
-  resamples of the questions for every run); ``scaling_verdict``: "rises", "falls", or
-  "no detectable scaling" when the interval holds zero.
-* **scaling_per_doubling** (the unit of s1's Table 3 and figures; comparable with the paper):
-  the same mean pairwise slope with log2(t) in place of t, x 100: accuracy percentage points
-  per doubling of compute tokens. Runs with 0 mean compute tokens have no logarithm and are
-  left out of it. ``scaling_per_doubling_ci_low``/``_ci_high`` (points per doubling) and
-  ``scaling_per_doubling_verdict``: its 95 % paired-bootstrap interval and verdict, from the
-  same resamples as the per-token interval (one resample matrix per dataset). The two
-  verdicts can differ: the log axis weighs the pairs of runs differently.
-* **max_accuracy** (s1's "Performance"): the best run accuracy, and the setting that reached it
-  (among equally accurate runs, the one with the fewest mean compute tokens).
+Every column is defined once, in docs/metrics.md: compute tokens (thinking tokens, or the
+whole response for direct answers), a run's accuracy and its interval (paired bootstrap;
+Clopper-Pearson at 0/n and n/n), the chance line and the one-answer flag, Control
+(``control_exceed``: the brief; ``control_paper``: s1; ``control_fits``, ``control_class_order``),
+Budget Error on the brief's counts, and Scaling: the least-squares slope per doubling
+(``scaling_ls``) whose interval gives the one ``scaling_verdict`` (see :mod:`verdicts`), beside
+the brief's mean of pairwise slopes per token (``scaling_pp_per_1k``) and per doubling.
 """
 
 from __future__ import annotations
@@ -435,7 +370,8 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "model": model, "dataset": dataset, "method": method,
             "runs": len(group),
             "settings": ",".join(group["setting"]),
-            "control_exceed": float("nan"), "control_paper": float("nan"), "control_note": "",
+            "control_exceed": float("nan"), "control_paper": float("nan"), "control_fits": float("nan"),
+            "control_class_order": float("nan"), "control_note": "",
             "budget_error": float("nan"), "budget_error_note": "",
             # The one verdict (verdicts.scaling_verdict), from the least-squares slope per doubling.
             "scaling_verdict": scaling_verdict(sum(t > 0 for t in tokens), spread, ls_low, ls_high),
@@ -466,8 +402,8 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             row["control_exceed"] = CLASS_CONDITIONAL_BRIEF_CONTROL
             by_prompt = dict(zip(group["setting"], group["compute_tokens_mean"]))
             if "short" in by_prompt and "long" in by_prompt:
-                row["control_paper"] = 1.0 if by_prompt["long"] > by_prompt["short"] else 0.0
-            row["control_note"] = "exceed: fixed at 0.5 by the brief; paper: long thinks more than short"
+                row["control_class_order"] = 1.0 if by_prompt["long"] > by_prompt["short"] else 0.0
+            row["control_note"] = "no budget: control_exceed fixed at 0.5 by the brief"
             row["budget_error_note"] = "no budget"
         else:
             row["budget_error"], row["budget_error_note"] = budget_error(group, counts)
@@ -481,9 +417,7 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
                 run_budgets = budgeted["budget"].map(numeric_budget).astype(float)
                 row["control_paper"] = float((budgeted["compute_tokens_mean"] <= run_budgets).mean())
                 if kind == "fits":
-                    fits = chosen["fits"].astype(bool)
-                    row["control_paper"], row["control_exceed"] = float(fits.mean()), float((~fits).mean())
-                    row["control_note"] = "paper: share of samples that fit within max_tries; exceed: share that never fit"
+                    row["control_fits"] = float(chosen["fits"].astype(bool).mean())
             else:
                 row["control_note"] = "no run with a numeric budget"
         if row["compute"] == "response" and not row["control_note"]:
