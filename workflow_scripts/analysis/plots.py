@@ -234,8 +234,27 @@ def _grouped_bars(ax, table: pd.DataFrame, column: str, order: list[str], hue_or
     ax.set_xlim(-0.5, len(order) - 0.5)
 
 
+CHANCE_LABEL = "chance: the most common gold answer"
+
+
+def chance_lines(ax, runs: pd.DataFrame, order: list[str]) -> None:
+    """A dashed line across each dataset's bars at its chance accuracy (``chance_accuracy`` of
+    runs.tsv, from chance.tsv), labelled once; nothing for a runs table without it."""
+    if "chance_accuracy" not in runs:
+        return
+    chance = runs.groupby("dataset")["chance_accuracy"].first()
+    for i, dataset in enumerate(order):
+        value = chance.get(dataset, float("nan"))
+        if not math.isnan(value):
+            ax.hlines(value * 100, i - 0.45, i + 0.45, colors="0.3", linestyles="dashed", linewidth=1,
+                      label=CHANCE_LABEL if i == 0 else None)
+    if chance.notna().any():
+        ax.legend(loc="upper right", fontsize=LABEL_FONTSIZE, frameon=False)
+
+
 def draw_methods(runs: pd.DataFrame, metrics: pd.DataFrame):
-    """Per dataset and method: best accuracy with its 95 % interval (left) and the least-squares
+    """Per dataset and method: best accuracy with its 95 % interval and the dataset's chance line
+    (left) and the least-squares
     Scaling in accuracy points per doubling of compute tokens with its 95 % paired-bootstrap
     interval (right), each bar marked with its ``scaling_verdict`` (the verdict of Table 3,
     the findings and failures.tsv); "n/a" where there is no slope."""
@@ -249,6 +268,7 @@ def draw_methods(runs: pd.DataFrame, metrics: pd.DataFrame):
     _grouped_bars(axes[0], table, "best_accuracy", order, hue_order, palette, ("best_ci_low", "best_ci_high"))
     axes[0].set_ylabel("best accuracy (%), 95 % interval")
     axes[0].set_ylim(0, 105)
+    chance_lines(axes[0], runs, order)
     _grouped_bars(axes[1], table, "scaling_ls", order, hue_order, palette,
                   ("scaling_ls_ci_low", "scaling_ls_ci_high"), marks="scaling_verdict")
     axes[1].set_ylabel("Scaling (points / doubling), 95 % interval")
