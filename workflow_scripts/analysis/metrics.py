@@ -24,7 +24,7 @@ from workflow_scripts.analysis.bootstrap import (
     LEVEL, RUN_KEYS, PairedBootstrap, interval_verdict_or_blank, least_squares_slopes,
 )
 from workflow_scripts.analysis.compute import PROMPT_FORMATS, compute_tokens
-from workflow_scripts.analysis.verdicts import scaling_verdict
+from workflow_scripts.analysis.verdicts import NO_COMPUTE_SPREAD, scaling_verdict
 from workflow_scripts.errors import UserError
 from workflow_scripts.io import read_jsonl
 
@@ -365,6 +365,11 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
         doubling_low, doubling_high, doubling_undefined = boot.scaling(run_keys, axis="log2")
         ls_low, ls_high, ls_undefined = boot.least_squares(run_keys)
         spread = compute_spread(tokens)
+        verdict = scaling_verdict(sum(t > 0 for t in tokens), spread, ls_low, ls_high)
+        if verdict == NO_COMPUTE_SPREAD:  # a slope over a token gap of noise is no trend: n/a, not a number
+            ls_point, ls_low, ls_high = float("nan"), float("nan"), float("nan")
+        else:
+            ls_point = least_squares_per_doubling(tokens, accuracies)
         best = best_run(group)
         row = {
             "model": model, "dataset": dataset, "method": method,
@@ -374,8 +379,8 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "control_class_order": float("nan"), "control_note": "",
             "budget_error": float("nan"), "budget_error_note": "",
             # The one verdict (verdicts.scaling_verdict), from the least-squares slope per doubling.
-            "scaling_verdict": scaling_verdict(sum(t > 0 for t in tokens), spread, ls_low, ls_high),
-            "scaling_ls": least_squares_per_doubling(tokens, accuracies),
+            "scaling_verdict": verdict,
+            "scaling_ls": ls_point,
             "scaling_ls_ci_low": ls_low * 100, "scaling_ls_ci_high": ls_high * 100,
             "scaling_ls_undefined_resamples": ls_undefined,
             "compute_spread": spread,

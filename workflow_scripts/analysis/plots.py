@@ -216,8 +216,8 @@ def _grouped_bars(ax, table: pd.DataFrame, column: str, order: list[str], hue_or
             x = i + (j - (len(hue_order) - 1) / 2) * width
             value = float(row[column].iloc[0])
             mark = VERDICT_MARKS.get(row[marks].iloc[0], "") if marks else ""
-            if math.isnan(value):
-                ax.text(x, 0, NOT_AVAILABLE, ha="center", va="bottom", fontsize=LABEL_FONTSIZE + 1,
+            if math.isnan(value):  # no slope: "n/a" (after the verdict's mark), never a bar at 0
+                ax.text(x, 0, f"{mark} {NOT_AVAILABLE}".strip(), ha="center", va="bottom", fontsize=LABEL_FONTSIZE + 1,
                         color=palette[name])
                 continue
             yerr, top = None, value
