@@ -252,3 +252,13 @@ def test_chance_line_and_one_answer_flag_by_hand():
     assert bool(runs.loc["B16", "one_answer_flag"]) and runs.loc["B16", "accuracy"] == chance["chance_accuracy"]
     assert runs.loc["B32", "one_answer_share"] == pytest.approx(0.4) and not runs.loc["B32", "one_answer_flag"]
     assert (runs["chance_accuracy"] == 0.4).all()
+
+
+def test_a_vote_run_has_no_one_answer_share():
+    # Vote rows hold expectations over m-subsets (correct may be a fraction) and record no answer.
+    rows = [{**row, "vote_size": 2, "extracted": None, "correct": credit}
+            for row, credit in zip(run_samples([10] * 4, [True] * 4, method="parallel", setting="k4-m2",
+                                               budget="unbounded"), [1.0, 0.5, 0.0, 1.0])]
+    run = run_table(pd.DataFrame(rows)).iloc[0]
+    assert math.isnan(run["one_answer_share"]) and run["one_answer"] == "" and not run["one_answer_flag"]
+    assert run["accuracy"] == pytest.approx(2.5 / 4) and run["accuracy_ci_method"] == "bootstrap"
