@@ -9,6 +9,7 @@ rule metrics:
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         differences=f"{RESULTS}/analysis/paired_differences.tsv",
+        chance=f"{RESULTS}/analysis/chance.tsv",
     log:
         f"{LOGS}/metrics.log",
     conda:
@@ -50,6 +51,7 @@ rule cost:
 rule plots:
     input:
         runs=f"{RESULTS}/analysis/runs.tsv",
+        metrics=f"{RESULTS}/analysis/metrics.tsv",
     output:
         scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
         methods=report(f"{RESULTS}/analysis/methods.png", caption="../report/methods.rst", category="Scaling"),
@@ -58,7 +60,8 @@ rule plots:
     conda:
         CONDA_ENV
     shell:
-        "python -m workflow_scripts.analysis plots --runs {input.runs} --scaling {output.scaling}"
+        "python -m workflow_scripts.analysis plots --runs {input.runs} --metrics {input.metrics}"
+        " --scaling {output.scaling}"
         " --methods {output.methods} > {log} 2>&1"
 
 

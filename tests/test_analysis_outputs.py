@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ from test_analysis_records import run_samples, sample, write_shards
 from test_report import report_inputs
 from workflow_scripts.analysis.examples import KINDS, choose_examples, examples_markdown
 from workflow_scripts.analysis.failures import detect_failures
-from workflow_scripts.analysis.metrics import run_table
+from workflow_scripts.analysis.metrics import method_metrics, run_table
 from workflow_scripts.analysis.plots import (
     draw_methods, draw_scaling, failures_figure, methods_figure, scaling_figure,
 )
@@ -77,15 +78,19 @@ def test_examples_of_direct_answers_show_response_tokens_and_no_thinking_block()
     assert "| 77 thinking |" in thinking and "Thinking (excerpt)" in thinking
 
 
-def _plot_runs():
+def _plot_samples() -> pd.DataFrame:
     """math500: truncation B16/B64 and budget forcing B64-n1 on the very same point as B64
     (their labels would overprint), base model one direct run (no slope)."""
-    return run_table(pd.DataFrame(
+    return pd.DataFrame(
         run_samples([16] * 10, [i < 2 for i in range(10)], setting="B16", budget=16, cap_hit=True)
         + run_samples([60] * 10, [i < 6 for i in range(10)], setting="B64", budget=64)
         + run_samples([60] * 10, [i < 6 for i in range(10)], method="budget_forcing", setting="B64-n1", budget=64,
                       n=1)
-        + run_samples([40] * 10, [i < 3 for i in range(10)], model="base", setting="B64", budget=64)))
+        + run_samples([40] * 10, [i < 3 for i in range(10)], model="base", setting="B64", budget=64))
+
+
+def _plot_runs():
+    return run_table(_plot_samples())
 
 
 def test_scaling_plot_data_ticks_intervals_and_labels():
@@ -147,16 +152,30 @@ def test_scaling_plot_shows_the_spread_of_repeated_samples_by_hand():
     assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
 
 
-def test_methods_plot_writes_n_a_for_a_missing_slope_and_never_draws_it_as_zero():
-    runs = _plot_runs()
-    figure = draw_methods(runs)
+def test_methods_plot_draws_the_least_squares_scaling_with_its_interval_and_verdict():
+    from matplotlib.container import ErrorbarContainer
+
+    samples = _plot_samples()
+    runs = run_table(samples)
+    metrics = method_metrics(runs, samples)
+    figure = draw_methods(runs, metrics)
     accuracy, scaling = figure.axes[:2]
     # Best accuracy: base 30 %, budget forcing 60 %, truncation 60 % (B64; the tie-break prefers fewer tokens).
     assert sorted(round(p.get_height(), 6) for p in accuracy.patches) == [30.0, 60.0, 60.0]
-    # Slope: only truncation has two runs: (0.6 - 0.2) / (60 - 16) per token = 0.4 / 44 * 1e5 pp per 1k.
-    assert [round(p.get_height(), 6) for p in scaling.patches] == [round(0.4 / 44 * 1e5, 6)]
-    assert sorted(t.get_text() for t in scaling.texts) == ["n/a", "n/a"]  # base and budget forcing
-    assert "n/a" in figure._suptitle.get_text() and "show 0" not in figure._suptitle.get_text()
+    # Slope: only truncation has two runs: (60 - 20) points over log2(60 / 16) doublings.
+    slope = 40 / math.log2(60 / 16)
+    assert [round(p.get_height(), 6) for p in scaling.patches] == [round(slope, 6)]
+    truncation = metrics.set_index(["model", "method"]).loc[("sft", "truncation")]
+    bars = [c for c in scaling.containers if isinstance(c, ErrorbarContainer)]
+    (low, high), = [tuple(float(y) for _, y in segment) for segment in bars[0].lines[2][0].get_segments()]
+    assert (low, high) == (pytest.approx(truncation["scaling_ls_ci_low"]), pytest.approx(truncation["scaling_ls_ci_high"]))
+    assert truncation["scaling_verdict"] == "rises"
+    marks = sorted(t.get_text() for t in scaling.texts)
+    assert marks == ["+", "1 n/a", "1 n/a"]  # truncation rises; base and budget forcing: a single run, no slope
+    assert "+ rises" in figure._suptitle.get_text()
+    # The chance line: every gold is "4" in these samples, so always answering "4" scores 100 %.
+    (chance,) = [c for c in accuracy.collections if c.get_label() == "chance: the most common gold answer"]
+    assert [float(y) for segment in chance.get_segments() for _, y in segment] == [100.0, 100.0]
 
 
 def test_figures_are_drawn_and_reproducible(tmp_path):
@@ -169,7 +188,7 @@ def test_figures_are_drawn_and_reproducible(tmp_path):
     scaling_figure(runs[runs["dataset"] == "gpqa"], tmp_path / "one.png")
     one = Image.open(tmp_path / "one.png").size
     assert three[0] > 2.5 * one[0]  # three panels side by side
-    methods_figure(runs, tmp_path / "methods.png")
+    methods_figure(runs, method_metrics(runs, samples), tmp_path / "methods.png")
     assert Image.open(tmp_path / "methods.png").size[0] > 300
     assert detect_failures(runs, samples).empty  # this world scales; the failing one below does not
     failures_figure(runs, detect_failures(runs, samples), tmp_path / "none.png")
@@ -227,7 +246,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert natural.set_index(["model", "dataset", "budget"]).loc[("sft", "gpqa", "16"), "share"] == 0.0
 
     runs_tsv, graded = str(analysis / "runs.tsv"), ["--graded", *map(str, shards), "--graded-dir", str(results / "graded")]
-    done = _cli("plots", "--runs", runs_tsv, "--scaling", str(analysis / "scaling.png"),
+    done = _cli("plots", "--runs", runs_tsv, "--metrics", str(analysis / "metrics.tsv"), "--scaling", str(analysis / "scaling.png"),
                 "--methods", str(analysis / "methods.png"))
     assert done.returncode == 0, done.stderr
     done = _cli("failures", "--runs", runs_tsv, "--metrics", str(analysis / "metrics.tsv"), *graded,
@@ -260,7 +279,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "AIME24 (`synthetic`, synthetic): all of not available rows, 5 samples per run;" in text
     assert "![Scaling: accuracy vs. mean compute tokens](analysis/scaling.png)" in text
     assert "| sft | aime24 | truncation | 3 |" in text  # the metrics table row
-    assert "**control_exceed** (the brief)" in text  # definitions come from the code
+    assert "Every column is defined once, in docs/metrics.md" in text  # definitions: the code points there
     first = report.read_bytes()
     assert _cli("report", "--inputs", inputs, "--template", str(repo_root / "report" / "REPORT.md.j2"),
                 "--config-json", json.dumps(config), "--output", str(report), cwd=tmp_path).returncode == 0

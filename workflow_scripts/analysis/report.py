@@ -47,10 +47,12 @@ RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", 
                "accuracy_sample_max", "parse_failures", "compute",
                "compute_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
 METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
-                  "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_verdict", "scaling_per_doubling",
-                  "scaling_per_doubling_95ci", "scaling_per_doubling_verdict", "max_accuracy", "max_accuracy_setting"]
+                  "scaling_ls", "scaling_ls_95ci", "scaling_ls_undefined_resamples", "compute_spread",
+                  "scaling_verdict", "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_pp_per_1k_verdict",
+                  "scaling_per_doubling", "scaling_per_doubling_95ci", "scaling_per_doubling_verdict",
+                  "max_accuracy", "max_accuracy_setting"]
 DIFFERENCE_COLUMNS = ["model", "dataset", "budget", "setting_a", "setting_b", "accuracy_a", "accuracy_b",
-                      "difference", "difference_95ci", "verdict"]
+                      "difference", "difference_95ci", "verdict", "p_value", "p_holm", "holm_verdict"]
 
 
 def interval_text(low, high, scale: float = 1.0) -> str:
@@ -68,7 +70,9 @@ def metrics_display(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
     doubling = [interval_text(lo, hi) for lo, hi in zip(metrics.get("scaling_per_doubling_ci_low", pd.Series(
         float("nan"), index=metrics.index)), metrics.get("scaling_per_doubling_ci_high", pd.Series(
             float("nan"), index=metrics.index)))]
-    return metrics.assign(scaling_pp_per_1k_95ci=[interval_text(lo, hi, 1e5) for lo, hi in
+    return metrics.assign(scaling_ls_95ci=[interval_text(lo, hi) for lo, hi in
+                                           zip(metrics["scaling_ls_ci_low"], metrics["scaling_ls_ci_high"])],
+                          scaling_pp_per_1k_95ci=[interval_text(lo, hi, 1e5) for lo, hi in
                                                   zip(metrics["scaling_ci_low"], metrics["scaling_ci_high"])],
                           scaling_verdict=metrics["scaling_verdict"].fillna(""),
                           scaling_per_doubling_95ci=doubling,
@@ -139,6 +143,7 @@ def _read_tsv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str, "from_setting": str,
                                                "to_setting": str, "max_accuracy_setting": str, "id": str,
                                                "setting_a": str, "setting_b": str, "scaling_verdict": str,
+                                               "scaling_pp_per_1k_verdict": str,
                                                "scaling_per_doubling_verdict": str})
 
 
@@ -281,6 +286,7 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "metrics_table": markdown_table(metrics_display(metrics), METRIC_COLUMNS),
         "differences_table": markdown_table(differences_display(tsv("differences")),
                                             DIFFERENCE_COLUMNS, empty="no two methods share a budget"),
+        "comparisons": 0 if tsv("differences") is None else len(tsv("differences")),
         "no_detectable_scaling": [] if metrics is None else [
             f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
             if r.get("scaling_verdict") == NO_DETECTABLE_SCALING],
