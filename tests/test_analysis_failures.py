@@ -27,6 +27,9 @@ def test_two_proportion_p_by_hand():
     assert two_proportion_p(8, 10, 2, 10) == pytest.approx(1 - p)
     assert two_proportion_p(10, 10, 10, 10) == 1.0  # no variance, no gain
     assert math.isnan(two_proportion_p(0, 0, 1, 1))
+    # a vote run's fractional credit is not truncated: 2.5/10 vs 8/10, pooled 0.525, diff 0.55
+    sd = math.sqrt(0.525 * 0.475 * 0.2)
+    assert two_proportion_p(2.5, 10, 8, 10) == pytest.approx(0.5 * math.erfc(0.55 / sd / math.sqrt(2)))
 
 
 def test_accuracy_drop_beyond_noise_is_flagged_and_small_dips_are_not():

@@ -53,8 +53,9 @@ def _normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def two_proportion_p(success_a: int, n_a: int, success_b: int, n_b: int) -> float:
-    """One-sided p-value of H1: p_b > p_a (pooled two-proportion z-test)."""
+def two_proportion_p(success_a: float, n_a: int, success_b: float, n_b: int) -> float:
+    """One-sided p-value of H1: p_b > p_a (pooled two-proportion z-test). Successes may be
+    fractional: a majority-vote run's ``correct`` is its expected credit over vote subsets."""
     if n_a == 0 or n_b == 0:
         return float("nan")
     pooled = (success_a + success_b) / (n_a + n_b)
@@ -81,7 +82,7 @@ def accuracy_cases(runs: pd.DataFrame, alpha: float = ALPHA, min_token_growth: f
         for a, b in zip(ordered, ordered[1:]):
             if b["compute_tokens_mean"] <= a["compute_tokens_mean"]:
                 continue
-            p_drop = two_proportion_p(int(b["correct"]), int(b["samples"]), int(a["correct"]), int(a["samples"]))
+            p_drop = two_proportion_p(float(b["correct"]), int(b["samples"]), float(a["correct"]), int(a["samples"]))
             if p_drop < alpha:
                 cases.append(_case("accuracy_drop", keys, a, b, p_drop,
                                    f"accuracy fell {a['accuracy']:.3f} -> {b['accuracy']:.3f} (one-sided p={p_drop:.3g})"))
@@ -90,8 +91,8 @@ def accuracy_cases(runs: pd.DataFrame, alpha: float = ALPHA, min_token_growth: f
             grew = low["compute_tokens_mean"] > 0 and (
                 high["compute_tokens_mean"] >= (1 + min_token_growth) * low["compute_tokens_mean"])
             if grew or (low["compute_tokens_mean"] == 0 and high["compute_tokens_mean"] > 0):
-                p_gain = two_proportion_p(int(low["correct"]), int(low["samples"]), int(high["correct"]), int(high["samples"]))
-                p_fall = two_proportion_p(int(high["correct"]), int(high["samples"]), int(low["correct"]), int(low["samples"]))
+                p_gain = two_proportion_p(float(low["correct"]), int(low["samples"]), float(high["correct"]), int(high["samples"]))
+                p_fall = two_proportion_p(float(high["correct"]), int(high["samples"]), float(low["correct"]), int(low["samples"]))
                 flagged = any(c["from_setting"] == low["setting"] and c["to_setting"] == high["setting"]
                               and c["model"] == keys[0] and c["dataset"] == keys[1] and c["method"] == keys[2]
                               for c in cases)
@@ -144,8 +145,8 @@ def forcing_hurts_cases(runs: pd.DataFrame, alpha: float = ALPHA) -> list[dict]:
             continue
         if row["compute_tokens_mean"] < base["compute_tokens_mean"]:
             continue  # fewer tokens: a lower accuracy is not the forcing's doing alone
-        p_worse = two_proportion_p(int(row["correct"]), int(row["samples"]),
-                                   int(base["correct"]), int(base["samples"]))
+        p_worse = two_proportion_p(float(row["correct"]), int(row["samples"]),
+                                   float(base["correct"]), int(base["samples"]))
         if p_worse < alpha:
             keys = (row["model"], row["dataset"], row["method"])
             cases.append(_case("forcing_hurts", keys, base, row, p_worse,
