@@ -21,10 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_scripts.data.benchmarks import BENCHMARKS
+from workflow_scripts.generation.budgets import UNBOUNDED
 from workflow_scripts.methods import METHODS, get_method
 
-DATASETS = ("math500", "aime24", "gpqa")
-UNBOUNDED = "unbounded"
+DATASETS = BENCHMARKS  # the eval sets, in report order: one loader each (workflow_scripts.data)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from workflow_scripts.generation.budgets import answer_limit, context_room, thinking_limit
+from workflow_scripts.generation.budgets import UNBOUNDED, answer_limit, context_room, thinking_limit
 from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
 from workflow_scripts.generation.seeds import answer_seed
 from workflow_scripts.generation.thinking import NaturalEnd, ThinkingTrace, end_thinking, run_thinking, strip_stop
@@ -198,7 +198,7 @@ def direct_answers(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
     limits = []
     for prompt in prompts:
         room = context_room(prompt_len=len(prompt), max_model_len=ctx.max_model_len, reserved=0)
-        limits.append(room if spec.budget == "unbounded" else min(int(spec.budget), room))
+        limits.append(room if spec.budget == UNBOUNDED else min(int(spec.budget), room))
     answers, seconds = run_answers(ctx, [list(p) for p in prompts], limits, sampling_for(ctx, records, temperature, seeds))
     samples = []
     for record, prompt, limit, (answer_ids, finish, engine_tokens) in zip(records, prompts, limits, answers):

@@ -6,12 +6,12 @@ from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
+from workflow_scripts.data.benchmarks import BENCHMARKS
 from workflow_scripts.grading.aime_answers import parse_aime_gold
 from workflow_scripts.grading.extraction import gold_value, response_parts
 from workflow_scripts.grading.gpqa_answers import parse_gpqa_gold
 from workflow_scripts.grading.worker import Grader, shared_grader
 
-BENCHMARKS = ("math500", "aime24", "gpqa")
 # Names the config, the eval sets and their sources use for the same benchmarks.
 ALIASES = {
     "math": "math500", "math-500": "math500", "math_500": "math500", "hendrycks_math": "math500",

@@ -12,6 +12,7 @@ try 0 is the seed sample 0 has in every other method. Setting ``B500``.
 
 from __future__ import annotations
 
+from workflow_scripts.generation.budgets import UNBOUNDED
 from workflow_scripts.generation.seeds import sample_seed
 from workflow_scripts.methods.base import BudgetMethod, section_schema, temperature_schema
 
@@ -34,7 +35,7 @@ class RejectionSampling(BudgetMethod):
         })
 
     def spec_fields(self, params, settings):
-        if params["budget"] == "unbounded":
+        if params["budget"] == UNBOUNDED:
             raise ValueError("rejection sampling needs a numeric budget (what would a sample have to fit?)")
         return {**super().spec_fields(params, settings),
                 "options": (("temperature", float(settings["temperature"])), ("max_tries", int(settings["max_tries"])))}
