@@ -46,6 +46,11 @@ rule plots:
         runs=f"{RESULTS}/analysis/runs.tsv",
     output:
         scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
+        others=report(
+            f"{RESULTS}/analysis/scaling_other_methods.png",
+            caption="../report/scaling_other_methods.rst",
+            category="Scaling",
+        ),
         methods=report(f"{RESULTS}/analysis/methods.png", caption="../report/methods.rst", category="Scaling"),
     log:
         f"{LOGS}/plots.log",
@@ -53,7 +58,7 @@ rule plots:
         CONDA_ENV
     shell:
         "python -m workflow_scripts.analysis plots --runs {input.runs} --scaling {output.scaling}"
-        " --methods {output.methods} > {log} 2>&1"
+        " --others {output.others} --methods {output.methods} > {log} 2>&1"
 
 
 rule failures:
@@ -110,6 +115,7 @@ rule research_report:
         examples=f"{RESULTS}/analysis/examples.md",
         examples_index=f"{RESULTS}/analysis/examples.tsv",
         scaling=f"{RESULTS}/analysis/scaling.png",
+        scaling_others=f"{RESULTS}/analysis/scaling_other_methods.png",
         methods=f"{RESULTS}/analysis/methods.png",
         audit=[f"{RESULTS}/analysis/grader_audit.json"] if AUDITED else [],
         # Curation and SFT only run when a model is trained here; the report says when they did not.
@@ -122,7 +128,8 @@ rule research_report:
         loss_curve=[f"{RESULTS}/sft/loss_curve.png"] if TRAINS else [],
         jobs=[f"{generation_dir(spec)}/job.json" for spec in GRID],
         eval_sets=eval_files(),
-        benchmarks=local_inputs(os.path.join(workflow.basedir, "benchmarks", "RESULTS.md")),
+        # The desk estimate of the full grid (benchmarks/generation_cost.py writes it).
+        predicted=local_inputs(os.path.join(workflow.basedir, "benchmarks", "generation_cost_results.json")),
         tests=local_inputs(f"{RESULTS}/tests/junit.xml"),
         template=os.path.join(workflow.basedir, "report", "REPORT.md.j2"),
     output:

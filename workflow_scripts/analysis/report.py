@@ -188,11 +188,21 @@ def compute_rows(sft_summary: Path | None, job_files: list[Path], config: dict) 
     return rows
 
 
-def predicted_compute(path: Path | None) -> list[str]:
-    """Lines of benchmarks/RESULTS.md that state GPU-hours (predictions for the full run)."""
-    if path is None or not path.exists():
-        return []
-    return [line.strip() for line in path.read_text().splitlines() if re.search(r"gpu.?hours?", line, re.I)][:20]
+def predicted_compute(path: Path | None) -> dict | None:
+    """The desk estimate of the full grid (benchmarks/generation_cost_results.json, written by
+    benchmarks/generation_cost.py): its table rows and what it assumed; None without the file."""
+    document = _read_json(path) if path is not None else None
+    if document is None:
+        return None
+    rows = [{"thinking (assumed)": row["scenario"], "samples k": row["samples"],
+             "tokens from scratch (M)": row["tokens_from_scratch"] / 1e6, "with reuse (M)": row["tokens_reuse"] / 1e6,
+             **{f"{document['gpu']}-hours {mode} ({label})": row[f"gpu_hours_{key} ({label})"]
+                for mode, key in (("from scratch", "from_scratch"), ("with reuse", "reuse"))
+                for label in document["throughput_tokens_per_s"]}}
+            for row in document["rows"]]
+    return {"table": markdown_table(pd.DataFrame(rows).round(1)), "gpu": document["gpu"],
+            "kind": document["kind"], "source": document["throughput_source"],
+            "throughput": document["throughput_tokens_per_s"]}
 
 
 def model_name(source: str) -> str:
