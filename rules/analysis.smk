@@ -9,6 +9,7 @@ rule metrics:
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         differences=f"{RESULTS}/analysis/paired_differences.tsv",
+        chance=f"{RESULTS}/analysis/chance.tsv",
     log:
         f"{LOGS}/metrics.log",
     conda:
@@ -44,6 +45,7 @@ rule cost:
 rule plots:
     input:
         runs=f"{RESULTS}/analysis/runs.tsv",
+        metrics=f"{RESULTS}/analysis/metrics.tsv",
     output:
         scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
         others=report(
@@ -57,8 +59,8 @@ rule plots:
     conda:
         CONDA_ENV
     shell:
-        "python -m workflow_scripts.analysis plots --runs {input.runs} --scaling {output.scaling}"
-        " --others {output.others} --methods {output.methods} > {log} 2>&1"
+        "python -m workflow_scripts.analysis plots --runs {input.runs} --metrics {input.metrics}"
+        " --scaling {output.scaling} --others {output.others} --methods {output.methods} > {log} 2>&1"
 
 
 rule failures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -11,10 +12,10 @@ import pytest
 from PIL import Image
 
 from test_analysis_records import run_samples, sample, write_shards
-from test_report import report_inputs
+from test_report import check_report_against_its_tables, report_inputs
 from workflow_scripts.analysis.examples import KINDS, choose_examples, examples_markdown
 from workflow_scripts.analysis.failures import detect_failures
-from workflow_scripts.analysis.metrics import run_table
+from workflow_scripts.analysis.metrics import method_metrics, run_table
 from workflow_scripts.analysis.plots import (
     draw_methods, draw_other_methods, draw_scaling, failures_figure, methods_figure, other_methods_figure,
     overlapping_tick_labels, scaling_figure, series_name, series_palette,
@@ -78,15 +79,19 @@ def test_examples_of_direct_answers_show_response_tokens_and_no_thinking_block()
     assert "| 77 thinking |" in thinking and "Thinking (excerpt)" in thinking
 
 
-def _plot_runs():
+def _plot_samples() -> pd.DataFrame:
     """math500: truncation B16/B64 and budget forcing B64-n1 on the very same point as B64
     (their labels would overprint), base model one direct run (no slope)."""
-    return run_table(pd.DataFrame(
+    return pd.DataFrame(
         run_samples([16] * 10, [i < 2 for i in range(10)], setting="B16", budget=16, cap_hit=True)
         + run_samples([60] * 10, [i < 6 for i in range(10)], setting="B64", budget=64)
         + run_samples([60] * 10, [i < 6 for i in range(10)], method="budget_forcing", setting="B64-n1", budget=64,
                       n=1)
-        + run_samples([40] * 10, [i < 3 for i in range(10)], model="base", setting="B64", budget=64)))
+        + run_samples([40] * 10, [i < 3 for i in range(10)], model="base", setting="B64", budget=64))
+
+
+def _plot_runs():
+    return run_table(_plot_samples())
 
 
 def test_scaling_plot_data_ticks_intervals_and_labels():
@@ -207,16 +212,27 @@ def test_the_only_model_is_drawn_in_its_methods_colour_not_a_pale_shade():
     assert to_rgb(palette[series_name("zeta", "parallel")]) != to_rgb(get_method("parallel").colour)
 
 
-def test_methods_plot_writes_n_a_for_a_missing_slope_and_never_draws_it_as_zero():
-    runs = _plot_runs()
-    figure = draw_methods(runs)
+def test_methods_plot_draws_the_least_squares_scaling_with_its_interval_and_verdict():
+    from matplotlib.container import ErrorbarContainer
+
+    samples = _plot_samples()
+    runs = run_table(samples)
+    metrics = method_metrics(runs, samples)
+    figure = draw_methods(runs, metrics)
     accuracy, scaling = figure.axes[:2]
     # Best accuracy: base 30 %, budget forcing 60 %, truncation 60 % (B64; the tie-break prefers fewer tokens).
     assert sorted(round(p.get_height(), 6) for p in accuracy.patches) == [30.0, 60.0, 60.0]
-    # Slope: only truncation has two runs: (0.6 - 0.2) / (60 - 16) per token = 0.4 / 44 * 1e5 pp per 1k.
-    assert [round(p.get_height(), 6) for p in scaling.patches] == [round(0.4 / 44 * 1e5, 6)]
-    assert sorted(t.get_text() for t in scaling.texts) == ["n/a", "n/a"]  # base and budget forcing
-    assert "n/a" in figure._suptitle.get_text() and "show 0" not in figure._suptitle.get_text()
+    # Slope: only truncation has two runs: (60 - 20) points over log2(60 / 16) doublings.
+    slope = 40 / math.log2(60 / 16)
+    assert [round(p.get_height(), 6) for p in scaling.patches] == [round(slope, 6)]
+    truncation = metrics.set_index(["model", "method"]).loc[("sft", "truncation")]
+    bars = [c for c in scaling.containers if isinstance(c, ErrorbarContainer)]
+    (low, high), = [tuple(float(y) for _, y in segment) for segment in bars[0].lines[2][0].get_segments()]
+    assert (low, high) == (pytest.approx(truncation["scaling_ls_ci_low"]), pytest.approx(truncation["scaling_ls_ci_high"]))
+    assert truncation["scaling_verdict"] == "rises"
+    marks = sorted(t.get_text() for t in scaling.texts)
+    assert marks == ["+", "n/a", "n/a"]  # truncation rises; base and budget forcing: one run, no slope (never 0)
+    assert "+ rises" in figure._suptitle.get_text()
 
 
 def test_figures_are_drawn_and_reproducible(tmp_path):
@@ -229,7 +245,7 @@ def test_figures_are_drawn_and_reproducible(tmp_path):
     scaling_figure(runs[runs["dataset"] == "gpqa"], tmp_path / "one.png")
     one = Image.open(tmp_path / "one.png").size
     assert three[0] > 2.5 * one[0]  # three panels side by side
-    methods_figure(runs, tmp_path / "methods.png")
+    methods_figure(runs, method_metrics(runs, samples), tmp_path / "methods.png")
     assert Image.open(tmp_path / "methods.png").size[0] > 300
     # every method of this world is in the brief's figure: the second figure says so in one line
     other_methods_figure(runs, tmp_path / "others.png")
@@ -290,8 +306,8 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert natural.set_index(["model", "dataset", "budget"]).loc[("sft", "gpqa", "16"), "share"] == 0.0
 
     runs_tsv, graded = str(analysis / "runs.tsv"), ["--graded", *map(str, shards), "--graded-dir", str(results / "graded")]
-    done = _cli("plots", "--runs", runs_tsv, "--scaling", str(analysis / "scaling.png"),
-                "--methods", str(analysis / "methods.png"))
+    done = _cli("plots", "--runs", runs_tsv, "--metrics", str(analysis / "metrics.tsv"), "--scaling", str(analysis / "scaling.png"),
+                "--others", str(analysis / "scaling_other_methods.png"), "--methods", str(analysis / "methods.png"))
     assert done.returncode == 0, done.stderr
     done = _cli("failures", "--runs", runs_tsv, "--metrics", str(analysis / "metrics.tsv"), *graded,
                 "--table", str(analysis / "failures.tsv"), "--figure", str(analysis / "failures.png"))
@@ -299,7 +315,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     done = _cli("examples", *graded, "--settings", json.dumps({"examples_per_method": 1}), "--seed", "42",
                 "--markdown", str(analysis / "examples.md"), "--index", str(analysis / "examples.tsv"))
     assert done.returncode == 0, done.stderr
-    for name in ("scaling.png", "methods.png", "failures.png", "failures.tsv", "examples.md", "examples.tsv"):
+    for name in ("scaling.png", "scaling_other_methods.png", "methods.png", "failures.png", "failures.tsv", "examples.md", "examples.tsv"):
         assert (analysis / name).exists(), name
     assert "`graded/sft/budget_forcing/B64-n1/gpqa.jsonl`" in (analysis / "examples.md").read_text()
 
@@ -318,12 +334,13 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "Grader audit: not available." in text
     assert "Curation summary: not available." in text
     assert "SFT summary: not available." in text
-    assert "Curation and training figures: not available." in text
-    assert "Test results for this run: not available" in text
+    assert "**Tests**: not available for this run" in text
     assert "AIME24 (`synthetic`, synthetic): all of not available rows, 5 samples per run;" in text
-    assert "![Scaling: accuracy vs. mean compute tokens](analysis/scaling.png)" in text
-    assert "| sft | aime24 | truncation | 3 |" in text  # the metrics table row
-    assert "**control_exceed** (the brief)" in text  # definitions come from the code
+    assert "![Accuracy vs. compute tokens: truncation, budget forcing, class-conditional](analysis/scaling.png)" in text
+    assert "other methods" not in text  # every method of this toy run is in the brief's figure
+    assert "| truncation |" in text.split("**aime24**")[1]  # its Table 3 row
+    assert "definitions in\n[docs/metrics.md](" in text  # definitions: linked, not pasted
+    check_report_against_its_tables(text, results)
     first = report.read_bytes()
     assert _cli("report", "--inputs", inputs, "--template", str(repo_root / "report" / "REPORT.md.j2"),
                 "--config-json", json.dumps(config), "--output", str(report), cwd=tmp_path).returncode == 0

@@ -68,18 +68,28 @@ def test_missing_sample_indices_are_named():
 def test_table3_and_findings_read_the_metrics():
     metrics = pd.DataFrame([
         {"model": "sft", "dataset": "aime24", "method": "rejection_sampling", "runs": 2, "control_paper": 0.9,
-         "control_exceed": 0.1, "scaling_per_doubling": -8.0, "max_accuracy": 0.5, "max_accuracy_setting": "B64"},
+         "control_exceed": 0.0, "control_fits": 0.9, "scaling_per_doubling": -8.0, "max_accuracy": 0.5, "max_accuracy_setting": "B64",
+         "scaling_ls": -8.0, "scaling_ls_ci_low": -12.0, "scaling_ls_ci_high": -3.0, "compute_spread": 2.0,
+         "scaling_verdict": "falls"},
         {"model": "sft", "dataset": "aime24", "method": "truncation", "runs": 3, "control_paper": 1.0,
          "control_exceed": 0.0, "scaling_per_doubling": 12.0, "max_accuracy": 0.8, "max_accuracy_setting": "B128",
-         "scaling_per_doubling_ci_low": 2.5, "scaling_per_doubling_ci_high": 20.0},
+         "scaling_ls": 10.0, "scaling_ls_ci_low": 2.5, "scaling_ls_ci_high": 20.0, "compute_spread": 4.0,
+         "scaling_verdict": "rises"},
         {"model": "sft", "dataset": "aime24", "method": "token_conditional", "runs": 2, "control_paper": 0.5,
-         "control_exceed": 0.75, "scaling_per_doubling": 0.5, "max_accuracy": 0.4, "max_accuracy_setting": "T32"},
+         "control_exceed": 0.75, "scaling_per_doubling": 0.5, "max_accuracy": 0.4, "max_accuracy_setting": "T32",
+         "scaling_ls": 0.5, "scaling_ls_ci_low": float("nan"), "scaling_ls_ci_high": float("nan"),
+         "compute_spread": 1.05, "scaling_verdict": "no compute spread"},
     ])
     table = table3(metrics)["aime24"]
     assert list(table["method"]) == ["truncation", "token-conditional", "rejection sampling"]  # registry order
-    assert list(table["Control (%)"]) == [100.0, 50.0, 90.0]
-    assert list(table["Scaling 95 % interval"]) == ["[2.5, 20.0]", "", ""]
+    assert list(table["Control (% of budgeted runs within budget)"]) == [100.0, 50.0, 90.0]
+    assert list(table["Scaling (pp / doubling)"]) == [10.0, 0.5, -8.0]  # the least-squares slope
+    assert list(table["pairwise Scaling (pp / doubling)"]) == [12.0, 0.5, -8.0]  # the brief's, beside it
+    assert list(table["Scaling 95 % interval"]) == ["[2.5, 20.0]", "", "[-12.0, -3.0]"]
+    assert list(table["verdict"]) == ["rises", "no compute spread", "falls"]
     verdicts = findings(metrics).set_index("method")["where scaling fails"]
-    assert verdicts["rejection sampling"] == "scales inversely: -8.0 points per doubling; 10 % of samples never fit (out of budget)"
-    assert verdicts["token-conditional"].startswith("flat: +0.5 points per doubling; instruction ignored: 75 %")
-    assert verdicts["truncation"] == "scales (no failure found by these rules)"
+    assert verdicts["rejection sampling"] == ("scales inversely: -8.0 points per doubling [-12.0, -3.0]; "
+                                              "10 % of samples never fit (out of budget)")
+    assert verdicts["token-conditional"].startswith("no compute spread: its runs' mean compute tokens differ by "
+                                                    "x1.050 (< x1.10), no axis to scale along; instruction ignored: 75 %")
+    assert verdicts["truncation"] == "scales: +10.0 points per doubling [2.5, 20.0]"

@@ -10,8 +10,8 @@ import pytest
 
 from test_analysis_records import run_samples, sample
 from workflow_scripts.analysis.bootstrap import (
-    NO_DETECTABLE_SCALING, PairedBootstrap, matched_budget_differences, pairwise_slopes, resample_counts,
-    scaling_verdict,
+    NO_DETECTABLE_SCALING, PairedBootstrap, interval_verdict_or_blank, matched_budget_differences, pairwise_slopes,
+    resample_counts,
 )
 from workflow_scripts.analysis.failures import detect_failures
 from workflow_scripts.analysis.metrics import method_metrics, run_table
@@ -49,10 +49,15 @@ def test_paired_difference_by_hand():
     a = run_samples([100] * 4, [True, True, False, False], setting="B100", budget=100)
     b = run_samples([100] * 4, [True, True, True, False], method="budget_forcing", setting="B100-n1", budget=100, n=1)
     boot = PairedBootstrap(pd.DataFrame(a + b))
-    point, low, high = boot.difference(("sft", "math500", "truncation", "B100"),
-                                       ("sft", "math500", "budget_forcing", "B100-n1"))
+    point, low, high, p_value = boot.difference(("sft", "math500", "truncation", "B100"),
+                                                ("sft", "math500", "budget_forcing", "B100-n1"))
     assert point == pytest.approx(0.25)
     assert (low, high) == (0.0, 0.75)
+    # No resample falls below 0; the share at exactly 0 (q2 never drawn) is (3/4)^4 = .316:
+    # p = 2 (#(d <= 0) + 1) / (R + 1), #(d <= 0) ~ 3164 of 10,000 (the seeded draw's count).
+    drawn_q2 = resample_counts(4)[:, 2]
+    assert p_value == pytest.approx(2 * ((drawn_q2 == 0).sum() + 1) / 10_001)
+    assert p_value == pytest.approx(2 * 0.316, abs=0.02)
     # A's own interval: accuracy = draws of {q0, q1} / 4 ~ Binomial(4, 1/2) / 4: [0, 1] at 95 %
     # (P(0) = P(4) = 1/16 > 2.5 %).
     assert boot.accuracy_interval(("sft", "math500", "truncation", "B100")) == (0.0, 1.0)
@@ -93,7 +98,7 @@ def test_scaling_interval_and_verdict():
     boot = PairedBootstrap(samples)
     row = method_metrics(run_table(samples, boot), samples, boot=boot).iloc[0]
     assert 0 < row["scaling_ci_low"] <= row["scaling"] <= row["scaling_ci_high"]
-    assert row["scaling_verdict"] == "rises"
+    assert row["scaling_pp_per_1k_verdict"] == row["scaling_verdict"] == "rises"
     # Half the questions gain, half lose: the slope's interval holds zero.
     mixed = (run_samples([100] * 10, [i < 5 for i in range(10)], setting="B100", budget=100)
              + run_samples([400] * 10, [i >= 5 for i in range(10)], setting="B400", budget=400))
@@ -102,12 +107,12 @@ def test_scaling_interval_and_verdict():
     metrics = method_metrics(runs, samples)
     row = metrics.iloc[0]
     assert row["scaling_ci_low"] < 0 < row["scaling_ci_high"]
-    assert row["scaling_verdict"] == NO_DETECTABLE_SCALING
+    assert row["scaling_pp_per_1k_verdict"] == row["scaling_verdict"] == NO_DETECTABLE_SCALING
     # ... and the failure analysis lists it as such (the two-proportion "flat" rule agrees here).
     cases = detect_failures(runs, samples, metrics)
     assert list(cases["kind"]) == ["no_detectable_scaling", "accuracy_flat"]
     assert cases.iloc[0]["detail"].endswith(f"holds zero over 2 runs: {NO_DETECTABLE_SCALING}")
-    assert scaling_verdict(-2.0, -1.0) == "falls" and scaling_verdict(float("nan"), 1.0) == ""
+    assert interval_verdict_or_blank(-2.0, -1.0) == "falls" and interval_verdict_or_blank(float("nan"), 1.0) == ""
 
 
 def test_a_run_missing_questions_is_averaged_over_the_ones_it_has():
@@ -136,7 +141,11 @@ def test_per_doubling_scaling_interval_and_verdict_by_hand():
     assert (row["scaling_per_doubling_ci_low"], row["scaling_per_doubling_ci_high"]) == (
         pytest.approx(0.0), pytest.approx(37.5))
     assert (row["scaling_ci_low"], row["scaling_ci_high"]) == (pytest.approx(0.0), pytest.approx(0.0025))
-    assert row["scaling_per_doubling_verdict"] == row["scaling_verdict"] == NO_DETECTABLE_SCALING
+    assert row["scaling_per_doubling_verdict"] == row["scaling_pp_per_1k_verdict"] == NO_DETECTABLE_SCALING
+    # The least-squares slope of two runs is their pairwise slope: the same point and interval.
+    assert (row["scaling_ls"], row["scaling_ls_ci_low"], row["scaling_ls_ci_high"]) == (
+        pytest.approx(12.5), pytest.approx(0.0), pytest.approx(37.5))
+    assert row["scaling_verdict"] == NO_DETECTABLE_SCALING
     # B right on every question, A on none: every resample rises by 1.0 over two doublings.
     samples = pd.DataFrame(run_samples([100] * 4, [False] * 4, setting="B100", budget=100)
                            + run_samples([400] * 4, [True] * 4, setting="B400", budget=400))
@@ -148,3 +157,4 @@ def test_per_doubling_scaling_interval_and_verdict_by_hand():
     samples = pd.DataFrame(run_samples([100] * 4, [True] * 4, setting="B100", budget=100))
     row = method_metrics(run_table(samples), samples).iloc[0]
     assert math.isnan(row["scaling_per_doubling_ci_low"]) and row["scaling_per_doubling_verdict"] == ""
+    assert row["scaling_verdict"] == "single run" and row["scaling_ls_undefined_resamples"] == 0

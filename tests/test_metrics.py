@@ -80,8 +80,11 @@ def test_method_metrics_truncation_by_hand(truncation_samples):
     assert row["control_exceed"] == pytest.approx(1 / 6)
     # control_paper: B100's mean 101.67 > 100 (out), B200's mean 150 <= 200 (in).
     assert row["control_paper"] == pytest.approx(0.5)
-    # budget_error: (|101.667 - 100| / 100 + |150 - 200| / 200) / 2
-    assert row["budget_error"] == pytest.approx(((305 / 3 - 100) / 100 + 0.25) / 2)
+    # budget_error on the config's counts 100, 200, 1000: no run at 1000 -> n/a, and the note says so
+    assert math.isnan(row["budget_error"]) and row["budget_error_note"] == "no run at budget 1000"
+    # on the counts 100 and 200: (|101.667 - 100| / 100 + |150 - 200| / 200) / 2
+    row = method_metrics(runs, samples, {"truncation": {"budgets": [100, 200, "unbounded"]}}).iloc[0]
+    assert row["budget_error"] == pytest.approx(((305 / 3 - 100) / 100 + 0.25) / 2) and row["budget_error_note"] == ""
     # scaling over (101.67, 2/3), (150, 1/3), (400, 1):
     t = [305 / 3, 150, 400]
     a = [2 / 3, 1 / 3, 1.0]
@@ -96,12 +99,13 @@ def test_method_metrics_class_conditional_rules():
                      + run_samples([900, 1100], [True, True], method="class_conditional", setting="long", budget=None))
     row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
     assert row["control_exceed"] == 0.5  # the brief's fixed value
-    assert row["control_paper"] == 1.0  # long (1000) thinks more than short (300)
-    # short vs the smallest budget (100), long vs the largest numeric budget (1000).
-    assert row["budget_error"] == pytest.approx((abs(300 - 100) / 100 + abs(1000 - 1000) / 1000) / 2)
+    assert math.isnan(row["control_paper"])  # no budget to be within
+    assert row["control_class_order"] == 1.0  # long (1000) thinks more than short (300)
+    # No budget: Budget Error is n/a (it was short vs the smallest and long vs the largest budget).
+    assert math.isnan(row["budget_error"]) and row["budget_error_note"] == "no budget"
     assert row["max_accuracy"] == 1.0 and row["max_accuracy_setting"] == "long"
     reversed_samples = samples.assign(setting=samples["setting"].map({"short": "long", "long": "short"}))
-    assert method_metrics(run_table(reversed_samples), reversed_samples, GENERATION).iloc[0]["control_paper"] == 0.0
+    assert method_metrics(run_table(reversed_samples), reversed_samples, GENERATION).iloc[0]["control_class_order"] == 0.0
 
 
 def test_method_metrics_without_numeric_budget_says_so():
@@ -175,7 +179,7 @@ def test_direct_answer_run_uses_response_tokens_against_the_response_cap_by_hand
     assert runs.loc["B512", "compute_tokens_median"] == 384
     assert runs.loc["B256", "thinking_tokens_mean"] == 0  # stays as recorded
     assert runs.loc["B256", "within_budget_share"] == 1.0 and runs.loc["B512", "exceed_share"] == 0.0
-    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    row = method_metrics(run_table(samples), samples, {"truncation": {"budgets": [256, 512]}}).iloc[0]
     # No response exceeds its cap + 10; both run means lie within their caps.
     assert row["control_exceed"] == 0.0 and row["control_paper"] == 1.0
     # budget error: (|712/3 - 256| / 256 + |1142/3 - 512| / 512) / 2 = (0.072917 + 0.256510) / 2
@@ -245,8 +249,11 @@ def test_rejection_sampling_control_is_the_share_that_fits():
     runs = run_table(samples).set_index("setting")
     assert runs.loc["B64", "tries_mean"] == pytest.approx(2.0) and runs.loc["B64", "fits_share"] == 0.75
     assert math.isnan(runs.loc["B64", "steps_used_mean"])
-    row = method_metrics(runs.reset_index(), samples, GENERATION).iloc[0]
-    assert row["control_paper"] == pytest.approx(7 / 8) and row["control_exceed"] == pytest.approx(1 / 8)
+    row = method_metrics(runs.reset_index(), samples, {"truncation": {"budgets": [64, 128]}}).iloc[0]
+    assert row["control_fits"] == pytest.approx(7 / 8)  # its own column: the share that fit
+    # control_exceed and control_paper keep their one definition: no sample exceeds B + 10 (the never-fitting
+    # one stopped at 65 = B + 1), and both run means (57.25, 97.5) lie within their budgets.
+    assert row["control_exceed"] == 0.0 and row["control_paper"] == 1.0
     # budget error as for any budgeted method: (|57.25 - 64| / 64 + |97.5 - 128| / 128) / 2
     assert row["budget_error"] == pytest.approx((abs(57.25 - 64) / 64 + abs(97.5 - 128) / 128) / 2)
 
@@ -255,7 +262,7 @@ def test_conditional_runs_use_the_instructed_budget():
     # "Think for up to 32 tokens." ignored: 60 and 70 tokens against N = 32 -> all exceed 32 + 10.
     samples = _frame(run_samples([60, 70], [True, False], method="token_conditional", setting="T32", budget=32)
                      + run_samples([30, 40], [False, True], method="token_conditional", setting="T128", budget=128))
-    row = method_metrics(run_table(samples), samples, GENERATION).iloc[0]
+    row = method_metrics(run_table(samples), samples, {"truncation": {"budgets": [32, 128]}}).iloc[0]
     assert row["control_exceed"] == pytest.approx(2 / 4)
     assert row["control_paper"] == pytest.approx(0.5)  # T32's mean 65 > 32, T128's 35 <= 128
     assert row["budget_error"] == pytest.approx((abs(65 - 32) / 32 + abs(35 - 128) / 128) / 2)

@@ -28,7 +28,8 @@ REPORT_FILES = {
     "metrics": "analysis/metrics.tsv", "runs": "analysis/runs.tsv", "natural_stop": "analysis/natural_stop.tsv",
     "differences": "analysis/paired_differences.tsv", "cost": "analysis/cost.tsv", "failures": "analysis/failures.tsv",
     "failures_plot": "analysis/failures.png", "examples": "analysis/examples.md",
-    "examples_index": "analysis/examples.tsv", "scaling": "analysis/scaling.png", "methods": "analysis/methods.png",
+    "examples_index": "analysis/examples.tsv", "scaling": "analysis/scaling.png",
+    "scaling_others": "analysis/scaling_other_methods.png", "methods": "analysis/methods.png",
     "audit": "analysis/grader_audit.json", "curation": "curation/summary.json",
     "curation_stages": "curation/plots/stages.png", "curation_domains": "curation/plots/domains.png",
     "curation_sources": "curation/plots/sources.png", "curation_lengths": "curation/plots/trace_lengths.png",
@@ -240,7 +241,7 @@ def test_a_base_only_parallel_run_describes_only_what_ran(tmp_path, repo_root, s
     assert "- **Direct answers** of `mine` (parallel): *parallel scaling*: 4 samples per question" in text
     for absent in ("truncation", "budget forcing", "Budget forcing", "class-conditional", "Class-conditional",
                    "token-conditional", "Token-/step", "Rejection", "Predicted for the full grid",
-                   "fewer than two numeric truncation budgets", "budget", "Budget"):
+                   "fewer than two numeric truncation budgets", "budget caps", "Budget Error", "Control**"):
         assert absent not in text, absent
     assert "- **Parallel scaling** votes over graded answers" in text
 

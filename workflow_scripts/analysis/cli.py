@@ -27,7 +27,9 @@ def _resolve(paths: list[str]) -> list[Path]:
 
 def cmd_metrics(args) -> int:
     from workflow_scripts.analysis.bootstrap import PairedBootstrap, matched_budget_differences
-    from workflow_scripts.analysis.metrics import load_graded, method_metrics, natural_stop_rows, run_table
+    from workflow_scripts.analysis.metrics import (
+        chance_table, load_graded, method_metrics, natural_stop_rows, run_table,
+    )
     from workflow_scripts.analysis.voting import with_votes
 
     settings = _settings(args.settings)
@@ -49,6 +51,7 @@ def cmd_metrics(args) -> int:
     write_tsv(metrics, out / "metrics.tsv")
     write_tsv(matched_budget_differences(boot, runs), out / "paired_differences.tsv")
     write_tsv(natural, out / "natural_stop.tsv")
+    write_tsv(chance_table(samples), out / "chance.tsv")
     print(f"{len(samples)} samples, {len(runs)} runs, {len(metrics)} methods -> {out}", flush=True)
     return 0
 
@@ -71,7 +74,7 @@ def cmd_plots(args) -> int:
     runs = read_runs(args.runs)
     scaling_figure(runs, Path(args.scaling))
     other_methods_figure(runs, Path(args.others))
-    methods_figure(runs, Path(args.methods))
+    methods_figure(runs, read_metrics(args.metrics), Path(args.methods))
     print(f"plots -> {args.scaling}, {args.others}, {args.methods}", flush=True)
     return 0
 
@@ -123,7 +126,7 @@ def cmd_report(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workflow_scripts.analysis")
     sub = parser.add_subparsers(dest="command", required=True)
-    metrics = sub.add_parser("metrics", help="runs.tsv, metrics.tsv, natural_stop.tsv, paired_differences.tsv "
+    metrics = sub.add_parser("metrics", help="runs.tsv, metrics.tsv, natural_stop.tsv, paired_differences.tsv, chance.tsv "
                              "from graded shards")
     metrics.add_argument("--graded", nargs="+", required=True)
     metrics.add_argument("--settings", required=True, help='JSON: {"generation": ..., "eval_sets": ...}')
@@ -136,8 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="trajectory shards of generation.reuse_thinking (none when it is off)")
     cost.add_argument("--output", required=True, help="cost.tsv")
     cost.set_defaults(func=cmd_cost)
-    plots = sub.add_parser("plots", help="scaling.png, scaling_other_methods.png and methods.png from runs.tsv")
+    plots = sub.add_parser("plots", help="scaling.png, scaling_other_methods.png and methods.png from runs.tsv "
+                           "and metrics.tsv")
     plots.add_argument("--runs", required=True)
+    plots.add_argument("--metrics", required=True, help="metrics.tsv (the Scaling and its verdict per method)")
     plots.add_argument("--scaling", required=True, help="accuracy vs thinking tokens: the brief's methods (png)")
     plots.add_argument("--others", required=True, help="accuracy vs thinking tokens: every other method (png)")
     plots.add_argument("--methods", required=True, help="methods compared (png)")

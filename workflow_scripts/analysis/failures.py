@@ -1,11 +1,11 @@
 """Where test-time scaling fails: automatic detection on the run table and the samples.
 
-Six kinds of case, one row each in ``failures.tsv``. Tokens are compute tokens (thinking
+Eight kinds of case, one row each in ``failures.tsv``. Tokens are compute tokens (thinking
 tokens, or the whole response for direct answers; see ``metrics``):
 
-* ``no_detectable_scaling``: a method with at least two runs whose Scaling has a 95 %
-  paired-bootstrap interval (``metrics.tsv``: ``scaling_ci_low``/``scaling_ci_high``) that
-  holds zero: the data show no trend in either direction, whatever the point slope says.
+* ``no_detectable_scaling``, ``scaling_falls``, ``no_compute_spread``: a method whose
+  ``scaling_verdict`` (metrics.tsv, the one verdict of the least-squares Scaling per doubling
+  and its 95 % paired-bootstrap interval; see docs/metrics.md) is that failure.
 
 * ``accuracy_drop``: two runs of a method, consecutive in mean compute tokens (or the
   runs with the fewest and the most tokens), where the run with more tokens is *less*
@@ -36,7 +36,7 @@ from collections import Counter
 
 import pandas as pd
 
-from workflow_scripts.analysis.bootstrap import NO_DETECTABLE_SCALING
+from workflow_scripts.analysis.verdicts import FALLS, MIN_COMPUTE_SPREAD, NO_COMPUTE_SPREAD, NO_DETECTABLE_SCALING
 from workflow_scripts.analysis.metrics import METHOD_KEYS, numeric_budget
 
 ALPHA = 0.05
@@ -194,19 +194,31 @@ def repetition_cases(samples: pd.DataFrame) -> list[dict]:
     return cases
 
 
+SCALING_FAILURE_KINDS = {NO_DETECTABLE_SCALING: "no_detectable_scaling", FALLS: "scaling_falls",
+                         NO_COMPUTE_SPREAD: "no_compute_spread"}
+
+
 def scaling_cases(metrics: pd.DataFrame) -> list[dict]:
-    """Methods whose Scaling interval holds zero (``scaling_verdict`` of metrics.tsv)."""
+    """One case per method whose ``scaling_verdict`` (metrics.tsv, the one verdict) is a
+    failure: no detectable scaling, falls, or no compute spread."""
     cases = []
-    for row in metrics[metrics["scaling_verdict"] == NO_DETECTABLE_SCALING].to_dict("records"):
-        cases.append({"kind": "no_detectable_scaling", "model": row["model"], "dataset": row["dataset"],
+    for row in metrics[metrics["scaling_verdict"].isin(list(SCALING_FAILURE_KINDS))].to_dict("records"):
+        verdict = row["scaling_verdict"]
+        if verdict == NO_COMPUTE_SPREAD:
+            detail = (f"mean compute tokens {row['compute_tokens_min']:.1f} to {row['compute_tokens_max']:.1f} "
+                      f"(x{row['compute_spread']:.3f}, < x{MIN_COMPUTE_SPREAD:.2f}) over {int(row['runs'])} runs: "
+                      f"{NO_COMPUTE_SPREAD}")
+        else:
+            detail = (f"Scaling {row['scaling_ls']:+.3g} points per doubling (least squares), 95 % interval "
+                      f"[{row['scaling_ls_ci_low']:.3g}, {row['scaling_ls_ci_high']:.3g}]"
+                      f"{' holds zero' if verdict == NO_DETECTABLE_SCALING else ''} over {int(row['runs'])} runs: "
+                      f"{verdict}")
+        cases.append({"kind": SCALING_FAILURE_KINDS[verdict], "model": row["model"], "dataset": row["dataset"],
                       "method": row["method"], "from_setting": row["settings"].split(",")[0],
                       "to_setting": row["settings"].split(",")[-1], "tokens_from": row["compute_tokens_min"],
                       "tokens_to": row["compute_tokens_max"], "accuracy_from": float("nan"),
                       "accuracy_to": row["max_accuracy"], "samples_from": int(row["runs"]),
-                      "samples_to": int(row["runs"]), "p_value": float("nan"),
-                      "detail": f"Scaling {row['scaling_pp_per_1k']:.3g} pp per 1k tokens, 95 % interval "
-                                f"[{row['scaling_ci_low'] * 1e5:.3g}, {row['scaling_ci_high'] * 1e5:.3g}] holds zero "
-                                f"over {int(row['runs'])} runs: {NO_DETECTABLE_SCALING}"})
+                      "samples_to": int(row["runs"]), "p_value": float("nan"), "detail": detail})
     return cases
 
 

@@ -25,7 +25,10 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from workflow_scripts.analysis.failures import budget_sort_key  # noqa: E402
-from workflow_scripts.analysis.metrics import METHOD_KEYS, best_run, numeric_budget, scaling_slope  # noqa: E402
+from workflow_scripts.analysis.metrics import METHOD_KEYS, best_run, numeric_budget  # noqa: E402
+from workflow_scripts.analysis.verdicts import (  # noqa: E402
+    FALLS, NO_COMPUTE_SPREAD, NO_DETECTABLE_SCALING, RISES, SINGLE_RUN,
+)
 from workflow_scripts.methods import get_method  # noqa: E402
 
 DATASET_TITLES = {"math500": "MATH500", "aime24": "AIME24", "gpqa": "GPQA-Diamond"}
@@ -302,24 +305,36 @@ def other_methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
     _save(draw_other_methods(other_runs(runs)), path)
 
 
-def method_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, dataset, method): best accuracy with its interval and the scaling slope
-    (NaN when the method has fewer than two runs with distinct compute tokens)."""
+def method_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, dataset, method): best accuracy with its interval (from ``runs``) and, from
+    ``metrics``, the least-squares Scaling per doubling with its 95 % interval and the one
+    verdict (``scaling_verdict``)."""
+    verdicts = metrics.set_index(METHOD_KEYS)
     rows = []
     for (model, dataset, method), group in runs.groupby(METHOD_KEYS, sort=True):
-        slope, _, _ = scaling_slope(group["compute_tokens_mean"].tolist(), group["accuracy"].tolist())
+        if (model, dataset, method) not in verdicts.index:
+            raise ValueError(f"metrics.tsv has no row for {model}/{method} on {dataset} (runs.tsv has its runs)")
+        scaling = verdicts.loc[(model, dataset, method)]
         best = best_run(group)
         rows.append({"dataset": dataset, "series": series_name(model, method), "model": model, "method": method,
                      "runs": len(group),
                      "best_accuracy": best["accuracy"] * 100, "best_ci_low": best["accuracy_ci_low"] * 100,
                      "best_ci_high": best["accuracy_ci_high"] * 100,
-                     "scaling_pp_per_1k": slope * 1e5 if not math.isnan(slope) else float("nan")})
+                     "scaling_ls": float(scaling["scaling_ls"]), "scaling_ls_ci_low": float(scaling["scaling_ls_ci_low"]),
+                     "scaling_ls_ci_high": float(scaling["scaling_ls_ci_high"]),
+                     "scaling_verdict": scaling["scaling_verdict"]})
     return pd.DataFrame(rows)
 
 
+VERDICT_MARKS = {RISES: "+", FALLS: "-", NO_DETECTABLE_SCALING: "0", NO_COMPUTE_SPREAD: "=", SINGLE_RUN: "1"}
+VERDICT_LEGEND = ("bar marks: + rises, - falls, 0 no detectable scaling (interval holds zero), "
+                  "= no compute spread, 1 single run")
+
+
 def _grouped_bars(ax, table: pd.DataFrame, column: str, order: list[str], hue_order: list[str], palette: dict,
-                  interval: tuple[str, str] | None = None) -> None:
-    """Bars per (dataset, series), side by side; a missing value is written "n/a" at 0."""
+                  interval: tuple[str, str] | None = None, marks: str | None = None) -> None:
+    """Bars per (dataset, series), side by side; a missing value is written "n/a" at 0;
+    ``marks``: a column whose VERDICT_MARKS symbol is written above each bar."""
     width = 0.8 / max(len(hue_order), 1)
     for j, name in enumerate(hue_order):
         for i, dataset in enumerate(order):
@@ -328,50 +343,61 @@ def _grouped_bars(ax, table: pd.DataFrame, column: str, order: list[str], hue_or
                 continue
             x = i + (j - (len(hue_order) - 1) / 2) * width
             value = float(row[column].iloc[0])
+            mark = VERDICT_MARKS.get(row[marks].iloc[0], "") if marks else ""
             if math.isnan(value):
-                ax.text(x, 0, NOT_AVAILABLE, ha="center", va="bottom", fontsize=LABEL_FONTSIZE + 1, color=palette[name])
+                ax.text(x, 0, NOT_AVAILABLE, ha="center", va="bottom", fontsize=LABEL_FONTSIZE + 1,
+                        color=palette[name])
                 continue
-            yerr = None
+            yerr, top = None, value
             if interval:
                 low, high = float(row[interval[0]].iloc[0]), float(row[interval[1]].iloc[0])
-                yerr = [[max(value - low, 0)], [max(high - value, 0)]]
+                if not (math.isnan(low) or math.isnan(high)):
+                    yerr = [[max(value - low, 0)], [max(high - value, 0)]]
+                    top = max(high, value) if value >= 0 else min(low, value)
             ax.bar(x, value, width=width * 0.95, color=palette[name], yerr=yerr, capsize=3)
+            if mark:
+                ax.annotate(mark, (x, top), textcoords="offset points", xytext=(0, 3 if value >= 0 else -3),
+                            ha="center", va="bottom" if value >= 0 else "top", fontsize=LABEL_FONTSIZE + 1)
     ax.set_xticks(range(len(order)), [DATASET_TITLES.get(d, d) for d in order])
     ax.set_xlim(-0.5, len(order) - 0.5)
 
 
-def draw_methods(runs: pd.DataFrame):
-    """Per dataset and method: best accuracy with its 95 % interval (left) and the scaling
-    slope in accuracy points per 1,000 compute tokens (right; "n/a" without a slope)."""
-    table = method_table(runs)
+def draw_methods(runs: pd.DataFrame, metrics: pd.DataFrame):
+    """Per dataset and method: best accuracy with its 95 % interval (left) and the least-squares
+    Scaling in accuracy points per doubling of compute tokens with its 95 % paired-bootstrap
+    interval (right), each bar marked with its ``scaling_verdict`` (the verdict of Table 3,
+    the findings and failures.tsv); "n/a" where there is no slope."""
+    table = method_table(runs, metrics)
     sns.set_theme(style="whitegrid", context="notebook")
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     order = [d for d in DATASET_ORDER if d in set(table["dataset"])] + sorted(set(table["dataset"]) - set(DATASET_ORDER))
     hue_order = sorted(table["series"].unique())
+    width = max(3.0, 1.2 + 0.35 * len(hue_order)) * len(order) + 1.0  # the bars fill the panels
+    figure, axes = plt.subplots(1, 2, figsize=(width * 2, 3.8), layout="constrained")
     palette = series_palette(zip(table["model"], table["method"]))
     _grouped_bars(axes[0], table, "best_accuracy", order, hue_order, palette, ("best_ci_low", "best_ci_high"))
     axes[0].set_ylabel("best accuracy (%), 95 % interval")
     axes[0].set_ylim(0, 105)
-    _grouped_bars(axes[1], table, "scaling_pp_per_1k", order, hue_order, palette)
-    axes[1].set_ylabel("scaling (pp / 1k compute tokens)")
+    _grouped_bars(axes[1], table, "scaling_ls", order, hue_order, palette,
+                  ("scaling_ls_ci_low", "scaling_ls_ci_high"), marks="scaling_verdict")
+    axes[1].set_ylabel("Scaling (points / doubling), 95 % interval")
     axes[1].axhline(0, color="black", linewidth=0.8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=palette[name], label=name) for name in hue_order]
-    figure.legend(handles=handles, loc="lower center", ncol=len(hue_order), bbox_to_anchor=(0.5, -0.06),
-                  frameon=False)
-    figure.suptitle('Method comparison ("n/a": fewer than two runs with distinct compute tokens, no slope)')
-    figure.tight_layout()
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(hue_order), 5), frameon=False,
+                  fontsize=LABEL_FONTSIZE + 1)
+    figure.suptitle(f"Method comparison (Scaling: least-squares slope on log2 compute tokens; {VERDICT_LEGEND})",
+                    fontsize=LABEL_FONTSIZE + 2)
     return figure
 
 
-def methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
-    _save(draw_methods(runs), path)
+def methods_figure(runs: pd.DataFrame, metrics: pd.DataFrame, path: str | Path) -> None:
+    _save(draw_methods(runs, metrics), path)
 
 
 def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path) -> None:
     """One panel per detected case kind: the accuracy curves (95 % bootstrap bars) of the methods
     with an accuracy case, the token gain of forcing runs, the accuracy of forcing runs that
     hurt next to truncation at their budget, the share of looping samples."""
-    kinds = [k for k in ("no_detectable_scaling", "accuracy_drop", "accuracy_flat", "forcing_adds_no_tokens",
+    kinds = [k for k in ("no_detectable_scaling", "scaling_falls", "no_compute_spread", "accuracy_drop", "accuracy_flat", "forcing_adds_no_tokens",
                          "forcing_hurts", "wait_repetition") if k in set(failures["kind"])]
     sns.set_theme(style="whitegrid", context="notebook")
     if not kinds:
@@ -384,7 +410,7 @@ def failures_figure(runs: pd.DataFrame, failures: pd.DataFrame, path: str | Path
     figure, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.4), squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         cases = failures[failures["kind"] == kind]
-        if kind in ("no_detectable_scaling", "accuracy_drop", "accuracy_flat"):
+        if kind in ("no_detectable_scaling", "scaling_falls", "no_compute_spread", "accuracy_drop", "accuracy_flat"):
             keys = sorted(set(zip(cases["model"], cases["dataset"], cases["method"])))
             palette = _palette([f"{d}: {series_name(m, k)}" for m, d, k in keys])
             drawn = []

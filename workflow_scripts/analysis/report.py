@@ -94,6 +94,7 @@ def _read_tsv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str, "from_setting": str,
                                                "to_setting": str, "max_accuracy_setting": str, "id": str,
                                                "setting_a": str, "setting_b": str, "scaling_verdict": str,
+                                               "scaling_pp_per_1k_verdict": str,
                                                "scaling_per_doubling_verdict": str})
 
 

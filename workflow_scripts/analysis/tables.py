@@ -25,7 +25,8 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     """runs.tsv with budget and setting kept as text ("500", "unbounded", "")."""
     runs = pd.read_csv(path, sep="\t", dtype={"budget": str, "setting": str}, keep_default_na=False,
                        na_values={c: [""] for c in ("exceed_share", "within_budget_share", "accuracy_sample_sd",
-                                                   "accuracy_sample_min", "accuracy_sample_max")})
+                                                   "accuracy_sample_min", "accuracy_sample_max",
+                                                   "chance_accuracy")})
     missing = [c for c in RUN_COLUMNS if c not in runs.columns]
     if missing:
         raise ValueError(f"{path}: not a runs table, missing column(s) {', '.join(missing)}")
@@ -34,7 +35,8 @@ def read_runs(path: str | Path) -> pd.DataFrame:
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
     """metrics.tsv with settings and verdicts kept as text ("" where empty)."""
-    text_columns = ("settings", "max_accuracy_setting", "scaling_verdict", "scaling_per_doubling_verdict", "control_note")
+    text_columns = ("settings", "max_accuracy_setting", "scaling_verdict", "scaling_pp_per_1k_verdict",
+                    "scaling_per_doubling_verdict", "control_note", "budget_error_note")
     metrics = pd.read_csv(path, sep="\t", dtype={c: str for c in text_columns})
     missing = [c for c in ("model", "dataset", "method", "scaling_verdict") if c not in metrics.columns]
     if missing:
