@@ -283,7 +283,8 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     generation = {"truncation": {"budgets": [16, 64, "unbounded"]}, "gpus_per_job": 0,
                   "budget_forcing": {"string": "Wait", "budgets": [64], "n": {"default": [1]}},
                   "class_conditional": {"prompts": []}, "baseline": {"methods": ["truncation"], "budgets": ["unbounded"]},
-                  "models": ["sft", "base"], "engine": {"max_model_len": 1024}, "answer_reserve_tokens": 32}
+                  "models": ["sft", "base"], "engine": {"max_model_len": 1024}, "answer_reserve_tokens": 32,
+                  "samples": 1, "temperature": 0.0}
     settings = json.dumps({"generation": generation, "eval_sets": {}})
     analysis = results / "analysis"
     done = _cli("metrics", "--graded", *map(str, shards), "--settings", settings, "--graded-dir",

@@ -121,7 +121,7 @@ def budget_ticks(ax, frame: pd.DataFrame) -> None:
     """Log x axis (base 2) with one labelled tick per numeric budget of the runs drawn; a
     linear axis when some run has no compute tokens (log would hide it)."""
     x = frame["compute_tokens_mean"]
-    budgets = sorted({b for b in frame["budget"].map(numeric_budget) if b is not None})
+    budgets = sorted({b for b in frame["budget"].map(numeric_budget) if b is not None and not math.isnan(b)})
     if len(x) and (x > 0).all():
         ax.set_xscale("log", base=2)
         ax.xaxis.set_minor_locator(NullLocator())
@@ -228,7 +228,7 @@ def draw_scaling(runs: pd.DataFrame):
     handles = [plt.Line2D([0], [0], marker=markers[n], color=palette[n], label=n) for n in names]
     figure.suptitle("Test-time scaling: accuracy vs. compute tokens")
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(names), LEGEND_COLUMNS), frameon=False)
-    figure.canvas.draw()
+    figure.canvas.draw()  # tick labels get their text and place (constrained layout)
     thin_tick_labels(figure)
     spread_labels(figure, annotations)
     return figure
@@ -294,7 +294,7 @@ def draw_other_methods(runs: pd.DataFrame):
                     fontsize=11)
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), LEGEND_COLUMNS), frameon=False,
                   fontsize=9)
-    figure.canvas.draw()
+    figure.canvas.draw()  # tick labels get their text and place (constrained layout)
     thin_tick_labels(figure)
     spread_labels(figure, annotations, step=LABEL_FONTSIZE)
     return figure
