@@ -214,18 +214,13 @@ SCALING_UNIT = "points per doubling of compute tokens"
 
 
 def scaling_of(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Each method's Scaling in accuracy points per doubling with its 95 % interval and verdict
-    (columns ``scaling``, ``low``, ``high``, ``verdict``): the least-squares Scaling and the one
-    verdict (``scaling_ls``, ``scaling_verdict``) where metrics.tsv has them, else the mean
-    pairwise Scaling per doubling and its verdict."""
-    if "scaling_ls" in metrics.columns:
-        names = ("scaling_ls", "scaling_ls_ci_low", "scaling_ls_ci_high", "scaling_verdict")
-    else:
-        names = ("scaling_per_doubling", "scaling_per_doubling_ci_low", "scaling_per_doubling_ci_high",
-                 "scaling_per_doubling_verdict")
-    picked = metrics[list(names)].set_axis(["scaling", "low", "high", "verdict"], axis=1)
-    return pd.concat([metrics[["model", "dataset", "method"]], picked.assign(verdict=picked["verdict"].fillna(""))],
-                     axis=1)
+    """Each method's least-squares Scaling in accuracy points per doubling with its 95 % interval
+    and the one verdict (metrics.tsv's ``scaling_ls``, ``scaling_ls_ci_low``/``_high``,
+    ``scaling_verdict``; docs/metrics.md), as columns ``scaling``, ``low``, ``high``, ``verdict``."""
+    names = {"scaling_ls": "scaling", "scaling_ls_ci_low": "low", "scaling_ls_ci_high": "high",
+             "scaling_verdict": "verdict"}
+    picked = metrics[["model", "dataset", "method", *names]].rename(columns=names)
+    return picked.assign(verdict=picked["verdict"].fillna(""))
 
 
 def _points(value: float) -> str:
