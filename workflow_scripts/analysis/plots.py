@@ -14,6 +14,7 @@ a metric that has no value is written "n/a", never drawn as 0.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -35,6 +36,7 @@ DATASET_TITLES = {"math500": "MATH500", "aime24": "AIME24", "gpqa": "GPQA-Diamon
 DATASET_ORDER = ("math500", "aime24", "gpqa")
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: byte-identical reruns
 COMPUTE_AXIS = "mean compute tokens (thinking; response for direct answers)"
+COMPUTE_NOTE = "compute tokens: a sample's thinking tokens, or its whole response for direct answers (square markers)"
 NOT_AVAILABLE = "n/a"
 LABEL_FONTSIZE = 7
 MAX_LABEL_SHIFTS = 40  # a label moves up at most this many steps looking for free space
@@ -42,6 +44,7 @@ MAX_LABEL_SHIFTS = 40  # a label moves up at most this many steps looking for fr
 # them); every other method is drawn in the second figure, one panel per method.
 BRIEF_METHODS = ("truncation", "budget_forcing", "class_conditional")
 TICK_LABEL_GAP = 3.0  # display pixels kept free between two tick labels
+PANEL_WIDTH = 5.5  # inches per panel of the brief's scatter
 LEGEND_COLUMNS = 4  # a legend wraps into rows of at most this many entries
 DATASET_MARKERS = {"math500": "o", "aime24": "^", "gpqa": "D"}
 
@@ -193,7 +196,7 @@ def draw_scaling(runs: pd.DataFrame):
     markers = {name: _marker(runs.loc[runs["series"] == name, "compute"].iloc[0]) for name in names}
     palette = series_palette(zip(runs["model"], runs["method"]))
     sns.set_theme(style="whitegrid", context="notebook")
-    figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.8), squeeze=False,
+    figure, axes = plt.subplots(1, len(datasets), figsize=(PANEL_WIDTH * len(datasets), 4.8), squeeze=False,
                                 layout="constrained")
     annotations = []
     for ax, dataset in zip(axes[0], datasets):
@@ -221,12 +224,13 @@ def draw_scaling(runs: pd.DataFrame):
                                                xytext=(4, 5), fontsize=LABEL_FONTSIZE, color=palette[name]))
         samples = int(subset["samples"].max()) if len(subset) else 0
         ax.set_title(f"{DATASET_TITLES.get(dataset, dataset)} (n={samples})")
-        ax.set_xlabel(COMPUTE_AXIS)
+        ax.set_xlabel("mean compute tokens (log scale)")
         ax.set_ylabel("accuracy (%), 95 % interval")
         budget_ticks(ax, subset)
         ax.set_ylim(-3, 103)
     handles = [plt.Line2D([0], [0], marker=markers[n], color=palette[n], label=n) for n in names]
     figure.suptitle("Test-time scaling: accuracy vs. compute tokens")
+    figure.supxlabel(textwrap.fill(COMPUTE_NOTE, width=int(12 * PANEL_WIDTH * len(datasets))), fontsize=9)
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(names), LEGEND_COLUMNS), frameon=False)
     figure.canvas.draw()  # tick labels get their text and place (constrained layout)
     thin_tick_labels(figure)
