@@ -251,7 +251,10 @@ def headline_rows(metrics: pd.DataFrame | None, runs: pd.DataFrame | None) -> li
                     for r in ordered.itertuples() if r.verdict == verdict]
 
         best = best_run(runs[runs["dataset"] == dataset])
-        rows.append({"dataset": dataset, "title": DATASET_TITLES.get(dataset, dataset),
+        # runs.tsv's chance line: the dataset's most common gold answer's share (one value per dataset)
+        chance = runs.loc[runs["dataset"] == dataset].get("chance_accuracy", pd.Series(dtype=float)).dropna()
+        rows.append({"chance": 100 * float(chance.iloc[0]) if len(chance) else None,
+                     "dataset": dataset, "title": DATASET_TITLES.get(dataset, dataset),
                      "rises": named(RISES), "falls": named(FALLS),
                      "flat": [method_name(r.model, r.method) for r in ordered.itertuples()
                               if r.verdict == NO_DETECTABLE_SCALING],
