@@ -339,7 +339,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "AIME24 (`synthetic`, synthetic): all of not available rows, 5 samples per run;" in text
     assert "![Accuracy vs. compute tokens: truncation, budget forcing, class-conditional](analysis/scaling.png)" in text
     assert "other methods" not in text  # every method of this toy run is in the brief's figure
-    assert "| truncation |" in text.split("**aime24**")[1]  # its Table 3 row
+    assert "| truncation |" in text.split("**AIME24**")[1]  # its Table 3 row
     assert "definitions in\n[docs/metrics.md](" in text  # definitions: linked, not pasted
     check_report_against_its_tables(text, results)
     first = report.read_bytes()

@@ -39,6 +39,8 @@ COMPUTE_AXIS = "mean compute tokens (thinking; response for direct answers)"
 COMPUTE_NOTE = "compute tokens: a sample's thinking tokens, or its whole response for direct answers (square markers)"
 NOT_AVAILABLE = "n/a"
 LABEL_FONTSIZE = 7
+# a label stays readable over the lines and bars it sits on
+LABEL_BOX = {"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.75}
 MAX_LABEL_SHIFTS = 40  # a label moves up at most this many steps looking for free space
 # The brief's three-panel scatter draws these methods (and the direct-answer baseline's runs of
 # them); every other method is drawn in the second figure, one panel per method.
@@ -221,7 +223,8 @@ def draw_scaling(runs: pd.DataFrame):
                             legend=False, zorder=3)
             for row in series.itertuples():
                 annotations.append(ax.annotate(row.setting, (row.x, row.y), textcoords="offset points",
-                                               xytext=(4, 5), fontsize=LABEL_FONTSIZE, color=palette[name]))
+                                               xytext=(4, 5), fontsize=LABEL_FONTSIZE, color=palette[name],
+                                               bbox=LABEL_BOX, zorder=5))
         samples = int(subset["samples"].max()) if len(subset) else 0
         ax.set_title(f"{DATASET_TITLES.get(dataset, dataset)} (n={samples})")
         ax.set_xlabel("mean compute tokens (log scale)")
@@ -229,8 +232,9 @@ def draw_scaling(runs: pd.DataFrame):
         budget_ticks(ax, subset)
         ax.set_ylim(-3, 103)
     handles = [plt.Line2D([0], [0], marker=markers[n], color=palette[n], label=n) for n in names]
-    figure.suptitle("Test-time scaling: accuracy vs. compute tokens")
-    figure.supxlabel(textwrap.fill(COMPUTE_NOTE, width=int(12 * PANEL_WIDTH * len(datasets))), fontsize=9)
+    # the note under the title: below the panels it would share its place with the legend
+    figure.suptitle("Test-time scaling: accuracy vs. compute tokens\n"
+                    + textwrap.fill(COMPUTE_NOTE, width=int(14 * PANEL_WIDTH * len(datasets))), fontsize=11)
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(names), LEGEND_COLUMNS), frameon=False)
     figure.canvas.draw()  # tick labels get their text and place (constrained layout)
     thin_tick_labels(figure)
@@ -281,7 +285,8 @@ def draw_other_methods(runs: pd.DataFrame):
                         marker=DATASET_MARKERS.get(dataset, "o"), markersize=5, capsize=2, linewidth=1.3, alpha=0.9)
             for row in series.itertuples():
                 annotations.append(ax.annotate(row.setting, (row.x, row.y), textcoords="offset points",
-                                               xytext=(4, 4), fontsize=LABEL_FONTSIZE - 1, color=colour))
+                                               xytext=(4, 4), fontsize=LABEL_FONTSIZE - 1, color=colour,
+                                               bbox=LABEL_BOX, zorder=5))
         ax.set_title(get_method(method).label, fontsize=10)
         ax.set_xlabel("mean compute tokens", fontsize=9)
         ax.set_ylabel("accuracy (%), 95 % interval", fontsize=9)
@@ -296,8 +301,8 @@ def draw_other_methods(runs: pd.DataFrame):
         handles += [plt.Line2D([0], [0], color="grey", linestyle=styles[m], label=f"model {m}") for m in models]
     figure.suptitle("The other methods: accuracy vs. mean compute tokens (thinking; response for direct answers)",
                     fontsize=11)
-    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), LEGEND_COLUMNS), frameon=False,
-                  fontsize=9)
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), LEGEND_COLUMNS + 2),
+                  frameon=False, fontsize=9)
     figure.canvas.draw()  # tick labels get their text and place (constrained layout)
     thin_tick_labels(figure)
     spread_labels(figure, annotations, step=LABEL_FONTSIZE)

@@ -276,6 +276,9 @@ def main_failure(metrics: pd.DataFrame | None, failures: pd.DataFrame | None) ->
         return "no method has two runs that differ in compute tokens, so no Scaling could be judged"
     text = (f"of {judged} method-dataset Scalings, {counts.get(RISES, 0)} rise, {counts.get(FALLS, 0)} fall and "
             f"{counts.get(NO_DETECTABLE_SCALING, 0)} show no detectable scaling (the 95 % interval holds zero)")
+    unjudged = len(scaling) - judged
+    if unjudged:
+        text += f", {unjudged} more have no slope to judge (no compute spread or a single run)"
     falls = scaling[scaling["verdict"] == FALLS].sort_values("scaling")
     if len(falls):
         worst = falls.iloc[0]
@@ -287,6 +290,17 @@ def main_failure(metrics: pd.DataFrame | None, failures: pd.DataFrame | None) ->
             int(failures["kind"].value_counts().max())
         text += f"; `failures.tsv` lists {len(failures)} case(s), most often `{kind}` ({count})"
     return text
+
+
+def ordered_table3(metrics: pd.DataFrame | None) -> dict[str, str]:
+    """{dataset title: Table 3 as markdown}, datasets in the report's order (MATH500, AIME24, GPQA)."""
+    from workflow_scripts.analysis.plots import DATASET_ORDER, DATASET_TITLES
+
+    if metrics is None or metrics.empty:
+        return {}
+    tables = table3(metrics)
+    order = [d for d in DATASET_ORDER if d in tables] + sorted(set(tables) - set(DATASET_ORDER))
+    return {DATASET_TITLES.get(d, d): markdown_table(tables[d]) for d in order}
 
 
 def failing_findings(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -316,11 +330,12 @@ def example_rows(examples: pd.DataFrame | None, output: Path, results: Path) -> 
 
     if examples is None or examples.empty:
         return None
-    ranked = examples.assign(_brief=~examples["method"].isin(BRIEF_METHODS),
-                             _model=examples["model"] != "sft")
+    rank = {name: i for i, name in enumerate(METHODS)}  # registry order: truncation first
+    ranked = examples.assign(_brief=~examples["method"].isin(BRIEF_METHODS), _model=examples["model"] != "sft",
+                             _rank=examples["method"].map(rank))
     rows = []
     for (dataset, kind), group in ranked.groupby(["dataset", "kind"], sort=True):
-        row = group.sort_values(["_brief", "_model", "method", "setting", "id"], kind="stable").iloc[0]
+        row = group.sort_values(["_brief", "_model", "_rank", "setting", "id"], kind="stable").iloc[0]
         link = os.path.relpath(results / row["shard"], output.parent)
         rows.append({"dataset": dataset, "kind": kind, "run": f"{row['model']}/{row['method']}/{row['setting']}",
                      "id": row["id"], "correct": bool(row["correct"]), "compute tokens": row["compute_tokens"],
@@ -438,8 +453,7 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "headline": headline_rows(metrics, runs),
         "main_failure": main_failure(metrics, failures),
         "scaling_unit": SCALING_UNIT,
-        "table3": {dataset: markdown_table(table) for dataset, table in table3(metrics).items()}
-        if metrics is not None and len(metrics) else {},
+        "table3": ordered_table3(metrics),
         "failing_findings": markdown_table(failing_findings(metrics), empty="none: every method scales")
         if metrics is not None else NOT_AVAILABLE,
         "failure_kinds": markdown_table(failure_kinds(failures), empty="none detected"),
