@@ -5,7 +5,12 @@ rule metrics:
     input:
         graded=shard_paths("graded"),
     output:
-        metrics=report(f"{RESULTS}/analysis/metrics.tsv", caption="../report/metrics.rst", category="Scaling"),
+        metrics=report(
+            f"{RESULTS}/analysis/metrics.tsv",
+            caption="../report/metrics.rst",
+            category="Scaling",
+            subcategory="Tables",
+        ),
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         differences=f"{RESULTS}/analysis/paired_differences.tsv",
@@ -47,13 +52,24 @@ rule plots:
         runs=f"{RESULTS}/analysis/runs.tsv",
         metrics=f"{RESULTS}/analysis/metrics.tsv",
     output:
-        scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
+        scaling=report(
+            f"{RESULTS}/analysis/scaling.png",
+            caption="../report/scaling.rst",
+            category="Scaling",
+            subcategory="Figures",
+        ),
         others=report(
             f"{RESULTS}/analysis/scaling_other_methods.png",
             caption="../report/scaling_other_methods.rst",
             category="Scaling",
+            subcategory="Figures",
         ),
-        methods=report(f"{RESULTS}/analysis/methods.png", caption="../report/methods.rst", category="Scaling"),
+        methods=report(
+            f"{RESULTS}/analysis/methods.png",
+            caption="../report/methods.rst",
+            category="Scaling",
+            subcategory="Figures",
+        ),
     log:
         f"{LOGS}/plots.log",
     conda:
@@ -70,7 +86,12 @@ rule failures:
         graded=shard_paths("graded"),
     output:
         table=f"{RESULTS}/analysis/failures.tsv",
-        figure=report(f"{RESULTS}/analysis/failures.png", caption="../report/failures.rst", category="Scaling"),
+        figure=report(
+            f"{RESULTS}/analysis/failures.png",
+            caption="../report/failures.rst",
+            category="Scaling",
+            subcategory="Figures",
+        ),
     log:
         f"{LOGS}/failures.log",
     conda:
