@@ -337,7 +337,8 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "SFT summary: not available." in text
     assert "**Tests**: not available for this run" in text
     assert "AIME24 (`synthetic`, synthetic): all of not available rows, 5 samples per run;" in text
-    assert "![Accuracy vs. compute tokens: truncation, budget forcing, class-conditional](analysis/scaling.png)" in text
+    # the figure is titled with the brief's methods that ran (no class-conditional prompts here)
+    assert "![Accuracy vs. compute tokens: truncation, budget forcing](analysis/scaling.png)" in text
     assert "other methods" not in text  # every method of this toy run is in the brief's figure
     assert "| truncation |" in text.split("**AIME24**")[1]  # its Table 3 row
     assert "definitions in\n[docs/metrics.md](" in text  # definitions: linked, not pasted

@@ -470,6 +470,8 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         "cost_table": markdown_table(cost, empty="no generation samples"),
         "cost": cost_summary(cost),
         "sft": _read_json(path("sft")) if path("sft") else None,
+        # the brief's methods that ran, named in the main figure's title
+        "brief_labels": ", ".join(METHODS[m].label for m in BRIEF_METHODS if has_runs and (runs["method"] == m).any()),
         "figures": {"scaling": relative(path("scaling")) if path("scaling") and brief else None,
                     "scaling_others": relative(path("scaling_others")) if path("scaling_others") and others else None,
                     "methods": relative(path("methods")) if path("methods") else None,
