@@ -278,12 +278,12 @@ def test_a_schema_default_changed_in_one_place_reaches_every_stage(repo_root, tm
     workflow = copy_workflow(repo_root, tmp_path / "workflow")
     schema_path = workflow / "workflow_scripts" / "schemas" / "config.schema.yaml"
     text = schema_path.read_text()
-    edited = text.replace("seed: {type: integer, default: 42}", "seed: {type: integer, default: 7}")
+    edited = text.replace("seed: {type: integer, default: 42,", "seed: {type: integer, default: 7,")
     edited = edited.replace("dedup_min_overlap: {type: number, exclusiveMinimum: 0, maximum: 1, default: 0.5,",
                             "dedup_min_overlap: {type: number, exclusiveMinimum: 0, maximum: 1, default: 0.7,")
     edited = edited.replace("learning_rate: {type: number, exclusiveMinimum: 0, default: 1.0e-5}",
                             "learning_rate: {type: number, exclusiveMinimum: 0, default: 2.0e-5}")
-    assert edited.count("default: 7}") == 1 and "default: 0.7" in edited and "default: 2.0e-5" in edited
+    assert edited.count("default: 7,") == 1 and "default: 0.7" in edited and "default: 2.0e-5" in edited
     schema_path.write_text(edited)
 
     dry = snakemake_dry_run(workflow, "--printshellcmds", "--configfile", "profiles/smoke/experiment.yaml")
