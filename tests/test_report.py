@@ -37,15 +37,15 @@ REPORT_FILES = {
 }
 
 
-def report_inputs(results, config, benchmarks=None) -> dict:
+def report_inputs(results, config, predicted=None) -> dict:
     """The --inputs mapping the research_report rule passes, for a results folder that lacks some files
     (those are left out, as optional inputs are; the grid's job.json files are always listed)."""
     inputs = {name: str(results / path) for name, path in REPORT_FILES.items() if (results / path).exists()}
     inputs["jobs"] = [str(results / "generation" / s.model / s.method / s.setting / "job.json")
                       for s in evaluation_grid(config)]
     inputs["eval_sets"] = [str(path) for path in sorted((results / "data" / "eval").glob("*.jsonl"))]
-    if benchmarks is not None:
-        inputs["benchmarks"] = str(benchmarks)
+    if predicted is not None:  # the desk estimate of the full grid (benchmarks/generation_cost_results.json)
+        inputs["predicted"] = str(predicted)
     return inputs
 
 GENERATION = {"truncation": {"budgets": [16, 64]}, "budget_forcing": {"string": "Wait", "budgets": [64],
@@ -168,7 +168,7 @@ def check_report_against_its_tables(text: str, results) -> None:
 def test_report_with_every_input_renders_real_numbers(tmp_path, repo_root, shared_data):
     results = tmp_path / "results" / "full"
     _write_results(results, shared_data)
-    inputs = {**report_inputs(results, CONFIG), "predicted": str(repo_root / "benchmarks" / "generation_cost_results.json")}
+    inputs = report_inputs(results, CONFIG, repo_root / "benchmarks" / "generation_cost_results.json")
     text = render_report(inputs, repo_root / "report" / "REPORT.md.j2", CONFIG, results / "REPORT.md")
     check_report_against_its_tables(text, results)
     assert "synthetic world" not in text
