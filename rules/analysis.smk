@@ -20,7 +20,13 @@ rule metrics:
     conda:
         CONDA_ENV
     params:
-        settings=as_json({"generation": config["generation"], "eval_sets": config["eval_sets"]}),
+        settings=as_json(
+            {
+                "generation": config["generation"],
+                "eval_sets": config["eval_sets"],
+                "grading": config["grading"],
+            }
+        ),
         graded_dir=lambda w, output: os.path.join(os.path.dirname(os.path.dirname(output.runs)), "graded"),
         out_dir=lambda w, output: os.path.dirname(output.runs),
     shell:

@@ -15,6 +15,7 @@ from workflow_scripts.config import (
     evaluation_grid,
     engine_group_plan,
     generation_jobs,
+    job_settings,
     model_entries,
     model_entry,
     trains_here,
@@ -115,22 +116,18 @@ def trajectory_paths(models=None):
 
 
 # `--sdm conda`: the CPU stack for CPU-only configs (smoke), else the GPU stack.
+# The GPU wrapper every GPU-capable rule runs its command through (claims free, idle cards).
+GPU_RUN = "python -m workflow_scripts.gpu.run" + (
+    f" --busy-memory-mib {config['gpu_claim']['busy_memory_mib']}"
+    if config["gpu_claim"]["busy_memory_mib"]
+    else ""
+)
 _CPU_ONLY = config["training"]["gpus"] == 0 and config["generation"]["gpus_per_job"] == 0
 CONDA_ENV = "../envs/workflow-cpu.yaml" if _CPU_ONLY else "../envs/workflow-gpu.yaml"
 
 
 def generation_settings(*methods):
-    """Only what one generation job depends on: budget lists are excluded (the setting
-    wildcard carries the budget), so changing one budget reruns only that budget's shards;
-    each method adds the keys of its section it declares (``job_keys``)."""
-    generation = config["generation"]
-    keys = ("engine", "answer_reserve_tokens", "answer_max_tokens", "samples", "temperature", "top_p")
-    settings = {key: generation[key] for key in keys}
-    for name in methods:
-        keys = get_method(name).job_keys
-        if keys and name in generation:  # methods without a schema default run only when configured
-            settings[name] = {key: generation[name][key] for key in keys}
-    return as_json(settings)
+    return as_json(job_settings(config, methods))
 
 
 def generation_dir(spec):

@@ -40,7 +40,7 @@ rule generate:
         out_dir=lambda w: generation_job_dir(generation_job(w)),
         gpus=config["generation"]["gpus_per_job"],
     shell:
-        "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.generation"
+        f"{GPU_RUN} --gpus {{params.gpus}} -- python -m workflow_scripts.generation"
         " --model {params.model_path:q} --model-name {wildcards.model} --prompt-format {params.prompt_format}"
         " --method {wildcards.method} --setting {wildcards.setting} --out-dir {params.out_dir} {params.thinking}"
         " --engine-groups {params.engine_groups}"

@@ -30,6 +30,6 @@ rule sft:
         # that requests GPUs through `gres=` instead of `gpu=` still gets them claimed.
         gpus=config["training"]["gpus"],
     shell:
-        "python -m workflow_scripts.gpu.run --gpus {params.gpus} -- python -m workflow_scripts.training"
+        f"{GPU_RUN} --gpus {{params.gpus}} -- python -m workflow_scripts.training"
         " --curated {input.curated} --base {params.base:q} --settings {params.settings:q}"
         " --seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"

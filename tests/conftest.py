@@ -64,6 +64,7 @@ def benchmark_module(repo_root):
     def load(name: str):
         spec = importlib.util.spec_from_file_location(name, repo_root / "benchmarks" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
         return module
 

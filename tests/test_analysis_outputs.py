@@ -231,8 +231,11 @@ def test_methods_plot_draws_the_least_squares_scaling_with_its_interval_and_verd
     assert (low, high) == (pytest.approx(truncation["scaling_ls_ci_low"]), pytest.approx(truncation["scaling_ls_ci_high"]))
     assert truncation["scaling_verdict"] == "rises"
     marks = sorted(t.get_text() for t in scaling.texts)
-    assert marks == ["+", "n/a", "n/a"]  # truncation rises; base and budget forcing: one run, no slope (never 0)
+    assert marks == ["+", "1 n/a", "1 n/a"]  # truncation rises; base and budget forcing: a single run, no slope
     assert "+ rises" in figure._suptitle.get_text()
+    # The chance line: every gold is "4" in these samples, so always answering "4" scores 100 %.
+    (chance,) = [c for c in accuracy.collections if c.get_label() == "chance: the most common gold answer"]
+    assert [float(y) for segment in chance.get_segments() for _, y in segment] == [100.0, 100.0]
 
 
 def test_figures_are_drawn_and_reproducible(tmp_path):

@@ -18,7 +18,7 @@ import pytest
 import test_generation_engine as engine_tests
 from test_generation_engine import ANSWER_MAX, MAX_MODEL_LEN, RESERVE, SETTINGS, build_tiny_model
 from workflow_scripts.generation.cli import member_spec
-from workflow_scripts.methods.budget_forcing import forcing_ids
+from workflow_scripts.methods.budget_forcing import ForcingRule, forcing_ids
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
 from workflow_scripts.generation.pipeline import GenerationContext
 from workflow_scripts.generation.prompts import FormatTokens
@@ -67,9 +67,9 @@ TRAJECTORY = _trajectory([_round(5, "stop", True), _round(4, "stop", True), _rou
 def test_cut_follows_the_from_scratch_rules(limit, n, tokens, waits, cap_hit, reasons):
     if limit > TRAJECTORY["thinking_limit"]:
         with pytest.raises(TrajectoryError, match="cannot be cut"):
-            cut(TRAJECTORY, limit, n, WAIT)
+            cut(TRAJECTORY, limit, ForcingRule(tuple(WAIT), n))
         return
-    trace = cut(TRAJECTORY, limit, n, WAIT if n else [])
+    trace = cut(TRAJECTORY, limit, ForcingRule(tuple(WAIT) if n else (), n))
     assert (len(trace.token_ids), trace.waits_inserted, trace.cap_hit, trace.finish_reasons) == (
         tokens, waits, cap_hit, reasons)
     assert trace.token_ids == TRAJECTORY["thinking_token_ids"][:tokens]  # a prefix
@@ -83,18 +83,19 @@ def test_cut_follows_the_from_scratch_rules(limit, n, tokens, waits, cap_hit, re
 
 def test_cut_refuses_runs_the_trajectory_cannot_hold():
     with pytest.raises(TrajectoryError, match="n=3"):
-        cut(TRAJECTORY, 20, 3, WAIT)
+        cut(TRAJECTORY, 20, ForcingRule(tuple(WAIT), 3))
     with pytest.raises(TrajectoryError, match="forcing ids"):
-        cut(TRAJECTORY, 20, 1, [98])
+        cut(TRAJECTORY, 20, ForcingRule((98,), 1))
     no_forcing = _trajectory([_round(5, "stop"), ], limit=20, n=2)  # ended where a Wait was due
     with pytest.raises(TrajectoryError, match="did not insert"):
-        cut(no_forcing, 20, 1, WAIT)
+        cut(no_forcing, 20, ForcingRule(tuple(WAIT), 1))
 
 
 # --- real engine ---------------------------------------------------------------------------
 
 DETERMINISTIC = {"dtype": "float32", "max_model_len": MAX_MODEL_LEN, "enforce_eager": True,
-                 "enable_prefix_caching": False, "tensor_parallel_size": 1, "max_num_seqs": 1}
+                 "enable_prefix_caching": False, "tensor_parallel_size": 1, "max_num_seqs": 1,
+                 **engine_tests.DEVICE_ENGINE}
 COMPARED = ("thinking_token_ids", "thinking_limit", "waits_inserted", "cap_hit", "round_finish_reasons", "rounds",
             "answer_prefix_text", "answer_token_ids", "answer_finish_reason", "thinking_engine_tokens",
             "answer_engine_tokens", "full_text", "prompt_tokens")

@@ -29,8 +29,11 @@ from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
 MAX_MODEL_LEN = 256
 RESERVE = 16
 ANSWER_MAX = 16
+# The same tests run on a GPU (benchmarks/gpu_check.sh): S1_TEST_ENGINE adds that device's engine
+# settings, e.g. '{"gpu_memory_utilization": 0.15}' so the tests' engines share one card.
+DEVICE_ENGINE = json.loads(os.environ.get("S1_TEST_ENGINE") or "{}")
 ENGINE = {"dtype": "float32", "max_model_len": MAX_MODEL_LEN, "enforce_eager": True,
-          "enable_prefix_caching": False, "tensor_parallel_size": 1}
+          "enable_prefix_caching": False, "tensor_parallel_size": 1, **DEVICE_ENGINE}
 SETTINGS = {"engine": ENGINE, "answer_reserve_tokens": RESERVE, "answer_max_tokens": ANSWER_MAX,
             "budget_forcing": {"string": "Wait"}, "step_conditional": {"tokens_per_step": 20},
             "step_conditional_forcing": {"tokens_per_step": 20},
@@ -272,7 +275,7 @@ def test_conditional_prompts_instruct_and_forcing_cuts(ctx, records, method, set
 
 
 def test_rejection_sampling_records_tries_and_never_hides_a_misfit(ctx, records):
-    from workflow_scripts.methods.base import sample_seed
+    from workflow_scripts.generation.seeds import sample_seed
 
     samples = run(ctx, records, "rejection_sampling", "B16")
     for sample in samples:
@@ -283,13 +286,14 @@ def test_rejection_sampling_records_tries_and_never_hides_a_misfit(ctx, records)
         assert 1 <= sample["tries"] <= 3
         assert sample["fits"] == (not sample["cap_hit"]) == (sample["thinking_tokens"] <= 16)
         assert sample["fits"] or sample["tries"] == 3  # a misfit used every try and is kept, out of budget
-        assert sample["sample_seed"] == sample_seed(42, sample["tries"] - 1)
+        assert sample["sample_seed"] == sample_seed(42, sample["dataset"], sample["id"], 0, sample["tries"] - 1)
     assert {s["fits"] for s in samples} == {True, False}
 
 
 def test_parallel_writes_k_seeded_samples_per_question(ctx, records):
     from workflow_scripts.methods import get_method
-    from workflow_scripts.methods.base import sample_key, sample_seed
+    from workflow_scripts.generation.seeds import sample_seed
+    from workflow_scripts.methods.base import sample_key
 
     for model in ("sft", "base"):
         parallel = spec("parallel", "k3", model)
@@ -297,7 +301,7 @@ def test_parallel_writes_k_seeded_samples_per_question(ctx, records):
         keys = [k for r in records[:4] for k in get_method("parallel").sample_keys(r["id"], parallel)]
         assert [sample_key(s) for s in samples] == keys
         assert [s["sample"] for s in samples] == [0, 1, 2] * 4
-        assert all(s["sample_seed"] == sample_seed(42, s["sample"]) for s in samples)
+        assert all(s["sample_seed"] == sample_seed(42, s["dataset"], s["id"], s["sample"]) for s in samples)
         for sample in samples:
             if model == "sft":
                 check_accounting(sample, ctx)

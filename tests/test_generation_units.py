@@ -26,6 +26,7 @@ from workflow_scripts.generation.prompts import (
 )
 from workflow_scripts.generation.shards import ShardError, ShardWriter, resume_key
 from workflow_scripts.generation.thinking import ThinkingTrace, advance, strip_stop
+from workflow_scripts.methods.budget_forcing import ForcingRule
 
 IM_START, IM_END, ENDOFTEXT = 151644, 151645, 151643
 SYSTEM = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
@@ -175,12 +176,12 @@ def test_strip_stop_removes_only_the_stop_id():
 
 def test_natural_stop_inserts_wait_and_shrinks_the_remaining_budget():
     trace = ThinkingTrace(limit=10)
-    advance(trace, Completion([5, 6, 7, IM_START], "stop"), STOPS, WAIT, max_waits=2)
+    advance(trace, Completion([5, 6, 7, IM_START], "stop"), STOPS, ForcingRule(tuple(WAIT), 2))
     assert trace.token_ids == [5, 6, 7, 14190] and trace.waits_inserted == 1 and not trace.done
     assert trace.remaining == 6
-    advance(trace, Completion([8, IM_END], "stop"), STOPS, WAIT, max_waits=2)
+    advance(trace, Completion([8, IM_END], "stop"), STOPS, ForcingRule(tuple(WAIT), 2))
     assert trace.token_ids == [5, 6, 7, 14190, 8, 14190] and trace.waits_inserted == 2 and trace.remaining == 4
-    advance(trace, Completion([9, IM_START], "stop"), STOPS, WAIT, max_waits=2)  # n exhausted: ends
+    advance(trace, Completion([9, IM_START], "stop"), STOPS, ForcingRule(tuple(WAIT), 2))  # n exhausted: ends
     assert trace.done and not trace.cap_hit and trace.used == 7
     assert trace.finish_reasons == ["stop", "stop", "stop"]
     assert [r["forced"] for r in trace.rounds] == [True, True, False]
@@ -189,32 +190,32 @@ def test_natural_stop_inserts_wait_and_shrinks_the_remaining_budget():
 
 def test_cap_after_a_wait_uses_exactly_the_budget():
     trace = ThinkingTrace(limit=6)
-    advance(trace, Completion([1, 2, IM_START], "stop"), STOPS, WAIT, max_waits=1)
+    advance(trace, Completion([1, 2, IM_START], "stop"), STOPS, ForcingRule(tuple(WAIT), 1))
     assert trace.remaining == 3
-    advance(trace, Completion([3, 4, 5], "length"), STOPS, WAIT, max_waits=1)
+    advance(trace, Completion([3, 4, 5], "length"), STOPS, ForcingRule(tuple(WAIT), 1))
     assert trace.done and trace.cap_hit and trace.used == 6 == trace.limit
 
 
 def test_wait_is_not_inserted_when_it_would_leave_no_room():
     trace = ThinkingTrace(limit=4)
-    advance(trace, Completion([1, 2, 3, IM_START], "stop"), STOPS, WAIT, max_waits=3)
+    advance(trace, Completion([1, 2, 3, IM_START], "stop"), STOPS, ForcingRule(tuple(WAIT), 3))
     assert trace.done and trace.waits_inserted == 0 and trace.used == 3 and not trace.cap_hit
     long_string = [11, 12]
     trace = ThinkingTrace(limit=5)
-    advance(trace, Completion([1, 2, 3, IM_START], "stop"), STOPS, long_string, max_waits=3)
+    advance(trace, Completion([1, 2, 3, IM_START], "stop"), STOPS, ForcingRule(tuple(long_string), 3))
     assert trace.done and trace.waits_inserted == 0  # 3 + 2 = 5 would leave nothing to generate
     trace = ThinkingTrace(limit=5)
-    advance(trace, Completion([1, 2, IM_START], "stop"), STOPS, long_string, max_waits=3)
+    advance(trace, Completion([1, 2, IM_START], "stop"), STOPS, ForcingRule(tuple(long_string), 3))
     assert not trace.done and trace.token_ids == [1, 2, 11, 12] and trace.remaining == 1
 
 
 def test_truncation_never_forces_and_rejects_overlong_completions():
     trace = ThinkingTrace(limit=3)
-    advance(trace, Completion([1, IM_START], "stop"), STOPS, (), max_waits=0)
+    advance(trace, Completion([1, IM_START], "stop"), STOPS)
     assert trace.done and trace.token_ids == [1] and trace.waits_inserted == 0
     trace = ThinkingTrace(limit=2)
     with pytest.raises(ValueError, match="request of 2"):
-        advance(trace, Completion([1, 2, 3], "length"), STOPS, (), max_waits=0)
+        advance(trace, Completion([1, 2, 3], "length"), STOPS)
     with pytest.raises(ValueError, match=">= 1"):
         ThinkingTrace(limit=0)
 

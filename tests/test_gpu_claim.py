@@ -319,3 +319,102 @@ def test_slurm_job_without_enough_gpus_fails_clearly(tmp_path):
     assert fewer.returncode == EXIT_CLAIM_FAILED
     assert "was assigned 1 GPU(s) (CUDA_VISIBLE_DEVICES='3') but the rule needs 2" in fewer.stderr
     assert not any(tmp_path.iterdir())
+
+
+# --- cards someone else is using (fake nvidia-smi) ----------------------------------------
+
+# nvidia-smi's real output formats for two H100s; GPU 0 runs another user's process (pid 4242).
+SMI_LIST = (
+    "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaaa0000-0000-0000-0000-000000000000)\n"
+    "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bbbb1111-1111-1111-1111-111111111111)\n"
+)
+SMI_GPUS = (
+    "0, GPU-aaaa0000-0000-0000-0000-000000000000, 40962, 81559\n"
+    "1, GPU-bbbb1111-1111-1111-1111-111111111111, 3, 81559\n"
+)
+SMI_APPS = "GPU-aaaa0000-0000-0000-0000-000000000000, 4242, 40960\n"
+
+
+def fake_nvidia_smi(bin_dir: Path, gpus: str = SMI_GPUS, apps: str = SMI_APPS) -> Path:
+    """A `nvidia-smi` on PATH that answers -L and the two --query-* calls the claim makes."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "nvidia-smi"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        f"  -L) cat <<'EOF'\n{SMI_LIST}EOF\n;;\n"
+        f"  --query-gpu=*) cat <<'EOF'\n{gpus}EOF\n;;\n"
+        f"  --query-compute-apps=*) cat <<'EOF'\n{apps}EOF\n;;\n"
+        "  *) echo \"unexpected nvidia-smi call: $*\" >&2; exit 9;;\n"
+        "esac\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_parse_usage_reads_both_queries():
+    from workflow_scripts.gpu.usage import busy_devices, parse_usage
+
+    cards = parse_usage(SMI_GPUS, SMI_APPS + "GPU-bbbb1111-1111-1111-1111-111111111111, 77, [N/A]\n")
+    assert [(c.index, c.used_mib, c.total_mib, c.processes) for c in cards] == [
+        ("0", 40962, 81559, ((4242, 40960),)),
+        ("1", 3, 81559, ((77, 0),)),
+    ]
+    # by index or by UUID; a MIG id nvidia-smi does not list is not judged
+    busy = busy_devices(["0", "GPU-bbbb1111-1111-1111-1111-111111111111", "MIG-x"], 1024, parse_usage(SMI_GPUS, SMI_APPS))
+    assert list(busy) == ["0"] and "pid 4242 (40960 MiB)" in busy["0"]
+    # a process invisible to the apps query (another container) still shows as used memory
+    hidden = parse_usage(SMI_GPUS, "")
+    assert busy_devices(["0", "1"], 1024, hidden) == {"0": "40962 of 81559 MiB in use (threshold 1024 MiB)"}
+    assert busy_devices(["0", "1"], 50000, hidden) == {}
+    assert busy_devices(["0", "1"], 1024, None) == {}  # no nvidia-smi: nothing known
+
+
+def test_wrapper_skips_a_card_held_by_a_foreign_process(tmp_path):
+    bin_dir = tmp_path / "bin"
+    fake_nvidia_smi(bin_dir)
+    env = wrapper_env(tmp_path / "locks", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = run_wrapper(["--gpus", "1", "--", *SHOW_ENV], env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["CUDA_VISIBLE_DEVICES"] == "1"
+    assert "skipping busy GPU(s): 0: used by a process outside this workflow: pid 4242 (40960 MiB)" in result.stderr
+    assert "claimed GPU(s) 1 of 2" in result.stderr
+
+
+def test_wrapper_waits_then_fails_naming_busy_cards_when_all_are_busy(tmp_path):
+    bin_dir = tmp_path / "bin"
+    both_busy = SMI_APPS + "GPU-bbbb1111-1111-1111-1111-111111111111, 5151, 20480\n"
+    fake_nvidia_smi(bin_dir, apps=both_busy)
+    env = wrapper_env(tmp_path / "locks", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = run_wrapper(["--gpus", "1", "--timeout", "0.5", "--poll-interval", "0.1", "--", *SHOW_ENV], env)
+    assert result.returncode == EXIT_CLAIM_FAILED
+    assert result.stdout == ""  # the command never ran
+    assert "busy outside this workflow: 0: used by a process outside this workflow: pid 4242" in result.stderr
+    assert "1: used by a process outside this workflow: pid 5151" in result.stderr
+
+
+def test_memory_threshold_is_the_wrappers_flag(tmp_path):
+    bin_dir = tmp_path / "bin"
+    fake_nvidia_smi(bin_dir, apps="")  # 40962 MiB used on GPU 0, no process visible
+    env = wrapper_env(tmp_path / "locks", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    low = run_wrapper(["--gpus", "1", "--", *SHOW_ENV], env)
+    assert json.loads(low.stdout)["CUDA_VISIBLE_DEVICES"] == "1"
+    high = run_wrapper(["--gpus", "1", "--busy-memory-mib", "50000", "--", *SHOW_ENV], env)
+    assert json.loads(high.stdout)["CUDA_VISIBLE_DEVICES"] == "0"
+    bad = run_wrapper(["--gpus", "1", "--busy-memory-mib", "0", "--", *SHOW_ENV], env)
+    assert bad.returncode == 2 and "--busy-memory-mib must be >= 1" in bad.stderr
+
+
+def test_a_card_this_workflow_holds_is_held_not_foreign(tmp_path):
+    """Our own job's process on a card we locked is not 'someone else': the log says held."""
+    from workflow_scripts.gpu.usage import busy_devices, parse_usage
+
+    usage = parse_usage(SMI_GPUS, SMI_APPS)
+    ours = claim_devices(1, ["0", "1"], tmp_path, timeout=0)  # we hold 0 (where pid 4242 runs)
+    messages = []
+    with pytest.raises(GpuClaimError) as error:
+        claim_devices(2, ["0", "1"], tmp_path, timeout=0.2, poll_interval=0.05, log=messages.append,
+                      busy=lambda pool: busy_devices(list(pool), 1024, usage))
+    assert "busy outside this workflow" not in str(error.value)
+    assert not any(m.startswith("skipping busy") for m in messages)
+    ours.release()

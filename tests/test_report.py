@@ -245,7 +245,7 @@ def test_a_base_only_parallel_run_describes_only_what_ran(tmp_path, repo_root, s
                    "token-conditional", "Token-/step", "Rejection", "Predicted for the full grid",
                    "fewer than two numeric truncation budgets", "budget caps", "Budget Error", "Control**"):
         assert absent not in text, absent
-    assert "- **Parallel scaling** votes over graded answers" in text
+    assert "- **Parallel scaling** votes as a deployed system would, without the gold" in text
 
 
 def test_report_with_an_incomplete_config_names_the_key(tmp_path, repo_root, shared_data):

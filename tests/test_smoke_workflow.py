@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from workflow_scripts.config import evaluation_grid, load_config
+from workflow_scripts.generation.seeds import sample_seed
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 1500
@@ -195,7 +196,9 @@ def test_repeated_samples_on_the_smoke_config(repo_root, smoke_run, tmp_path):
     for folder in ("sft/truncation/B32", "sft/budget_forcing/B128-n1", "base/truncation/Bunbounded"):
         graded = [json.loads(line) for line in (results / "graded" / folder / "math500.jsonl").read_text().splitlines()]
         assert len(graded) == 3 * questions and [g["sample"] for g in graded[:3]] == [0, 1, 2]
-        assert len({g["sample_seed"] for g in graded}) == 3  # one seed per sample index, whatever the question
+        # one seed per (question, sample), the same in every run (tests/test_generation_seeds.py)
+        assert len({g["sample_seed"] for g in graded}) == 3 * questions
+        assert all(g["sample_seed"] == sample_seed(config["seed"], g["dataset"], g["id"], g["sample"]) for g in graded)
         if folder.startswith("sft"):  # cut from the same sample's trajectory
             assert all(g["derived"] and g["thinking_token_ids"] == trajectory[(g["id"], g["sample"])][
                 "thinking_token_ids"][:g["thinking_tokens"]] for g in graded)

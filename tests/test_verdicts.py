@@ -92,6 +92,8 @@ def test_runs_a_few_tokens_apart_have_no_compute_spread():
     assert row["compute_spread"] == pytest.approx(117.55 / 117)
     assert abs(row["scaling_per_doubling"]) > 1000
     assert row["scaling_verdict"] == NO_COMPUTE_SPREAD
+    # No trend to measure: the least-squares Scaling is n/a, not a number of thousands of points.
+    assert math.isnan(row["scaling_ls"]) and math.isnan(row["scaling_ls_ci_low"]) and math.isnan(row["scaling_ls_ci_high"])
     assert scaling_verdict(2, 1.0999, 5.0, 9.0) == NO_COMPUTE_SPREAD and scaling_verdict(2, 1.1, 5.0, 9.0) == RISES
     assert scaling_verdict(1, float("nan"), float("nan"), float("nan")) == SINGLE_RUN
 
@@ -158,7 +160,7 @@ def test_table3_findings_failures_and_figure_agree_on_the_verdict():
     axis = draw_methods(runs, metrics).axes[1]
     marks = sorted(t.get_text() for t in axis.texts)
     assert marks == sorted([VERDICT_MARKS[RISES], VERDICT_MARKS[FALLS], VERDICT_MARKS[NO_DETECTABLE_SCALING],
-                            VERDICT_MARKS[NO_COMPUTE_SPREAD], "n/a"])
+                            f"{VERDICT_MARKS[NO_COMPUTE_SPREAD]} n/a", f"{VERDICT_MARKS[SINGLE_RUN]} n/a"])
 
 
 def test_budget_error_on_the_brief_counts():
@@ -250,3 +252,13 @@ def test_chance_line_and_one_answer_flag_by_hand():
     assert bool(runs.loc["B16", "one_answer_flag"]) and runs.loc["B16", "accuracy"] == chance["chance_accuracy"]
     assert runs.loc["B32", "one_answer_share"] == pytest.approx(0.4) and not runs.loc["B32", "one_answer_flag"]
     assert (runs["chance_accuracy"] == 0.4).all()
+
+
+def test_a_vote_run_has_no_one_answer_share():
+    # Vote rows hold expectations over m-subsets (correct may be a fraction) and record no answer.
+    rows = [{**row, "vote_size": 2, "extracted": None, "correct": credit}
+            for row, credit in zip(run_samples([10] * 4, [True] * 4, method="parallel", setting="k4-m2",
+                                               budget="unbounded"), [1.0, 0.5, 0.0, 1.0])]
+    run = run_table(pd.DataFrame(rows)).iloc[0]
+    assert math.isnan(run["one_answer_share"]) and run["one_answer"] == "" and not run["one_answer_flag"]
+    assert run["accuracy"] == pytest.approx(2.5 / 4) and run["accuracy_ci_method"] == "bootstrap"

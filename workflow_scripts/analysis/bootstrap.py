@@ -144,7 +144,7 @@ class PairedBootstrap:
 
     def __init__(self, samples: pd.DataFrame, resamples: int = RESAMPLES, seed: int = SEED):
         self.resamples, self.seed = resamples, seed
-        samples = samples.assign(correct=samples["correct"].astype(bool).astype(float),
+        samples = samples.assign(correct=samples["correct"].astype(float),  # a vote's row: its expected credit
                                  compute_tokens=compute_tokens(samples).astype(float))
         self.tables: dict[str, DatasetTable] = {}
         for dataset, group in samples.groupby("dataset", sort=True):

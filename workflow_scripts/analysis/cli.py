@@ -31,6 +31,7 @@ def cmd_metrics(args) -> int:
         chance_table, load_graded, method_metrics, natural_stop_rows, run_table,
     )
     from workflow_scripts.analysis.voting import with_votes
+    from workflow_scripts.grading.settings import grading_settings
 
     settings = _settings(args.settings)
     samples = load_graded(_resolve(args.graded), relative_to=_relative_base(args.graded_dir))
@@ -41,7 +42,8 @@ def cmd_metrics(args) -> int:
         if ignored:
             print(f"note: {len(ignored)} graded shard(s) on disk are not in this config's grid and are ignored: "
                   f"{ignored[:5]}", flush=True)
-    voted = with_votes(samples)  # parallel runs: one run per vote size m
+    # parallel runs: one run per vote size m; math-verify between answers under the grading's limit
+    voted = with_votes(samples, grading_settings(settings.get("grading"))["verify_timeout_s"])
     boot = PairedBootstrap(voted)  # one resample of the questions per dataset, shared by every run
     runs = run_table(voted, boot)
     metrics = method_metrics(runs, voted, settings.get("generation"), boot)

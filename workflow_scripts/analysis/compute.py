@@ -15,4 +15,6 @@ PROMPT_FORMATS = {"think": "thinking", "direct": "response"}  # prompt_format ->
 def compute_tokens(samples: pd.DataFrame) -> pd.Series:
     """Per sample: thinking tokens when it thinks, response tokens when it answers directly."""
     direct = samples["prompt_format"] == "direct"
-    return samples["answer_tokens"].where(direct, samples["thinking_tokens"]).astype(int)
+    tokens = samples["answer_tokens"].where(direct, samples["thinking_tokens"]).astype(float)
+    # whole tokens for samples; a majority vote's row holds an expectation over subsets (voting)
+    return tokens.astype(int) if (tokens == tokens.round()).all() else tokens

@@ -24,7 +24,7 @@ from workflow_scripts.analysis.bootstrap import (
     LEVEL, RUN_KEYS, PairedBootstrap, interval_verdict_or_blank, least_squares_slopes,
 )
 from workflow_scripts.analysis.compute import PROMPT_FORMATS, compute_tokens
-from workflow_scripts.analysis.verdicts import scaling_verdict
+from workflow_scripts.analysis.verdicts import NO_COMPUTE_SPREAD, scaling_verdict
 from workflow_scripts.errors import UserError
 from workflow_scripts.io import read_jsonl
 
@@ -125,7 +125,7 @@ def sample_spread(group: pd.DataFrame) -> tuple[int, float, float, float]:
                            f"a (question, sample) pair occurs twice")
     if k == 1:
         return k, float("nan"), float("nan"), float("nan")
-    by_sample = group.groupby("sample")["correct"].apply(lambda c: c.astype(bool).mean())
+    by_sample = group.groupby("sample")["correct"].apply(lambda c: c.astype(float).mean())
     return k, float(by_sample.std(ddof=1)), float(by_sample.min()), float(by_sample.max())
 
 
@@ -186,7 +186,10 @@ def chance_table(samples: pd.DataFrame) -> pd.DataFrame:
 def one_answer_share(group: pd.DataFrame, golds: dict[tuple[str, str], str]) -> tuple[float, str]:
     """(share of the run's samples that give its most common answer, that answer). A sample's
     answer is its extracted answer (whitespace removed), or the gold when it is correct and
-    records none (a vote won by the correct class); unparsed samples give no answer."""
+    records none); unparsed samples give no answer. A majority vote's run (``vote_size``) holds
+    expectations over subsets of samples, no single answer per question: (nan, "")."""
+    if "vote_size" in group and group["vote_size"].notna().any():
+        return float("nan"), ""
     answers = []
     for row in group[["dataset", "id", "correct", *(c for c in ("extracted",) if c in group)]].to_dict("records"):
         answer = _answer_key(row.get("extracted"))
@@ -198,6 +201,13 @@ def one_answer_share(group: pd.DataFrame, golds: dict[tuple[str, str], str]) -> 
         return 0.0, ""
     best = min(a for a, c in counts.items() if c == counts.iloc[0])  # ties: the smallest answer, stably
     return float(counts.iloc[0]) / len(group), best
+
+
+def count(flags: pd.Series) -> int | float:
+    """How many samples are flagged (correct, unparsed): an int, or for a majority vote's run
+    (whose rows hold expectations over subsets, :mod:`voting`) a fraction."""
+    total = float(flags.astype(float).sum())
+    return int(total) if total.is_integer() else total
 
 
 def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.DataFrame:
@@ -216,8 +226,8 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
         if len(formats) != 1:
             raise MetricsError(f"run {'/'.join(keys)} mixes prompt formats {formats}")
         tokens = compute_tokens(group)
-        thinking = group["thinking_tokens"].astype(int)
-        correct = int(group["correct"].astype(bool).sum())
+        thinking = group["thinking_tokens"].astype(float)
+        correct = count(group["correct"])
         k, spread, lowest, highest = sample_spread(group)
         questions = len(group) // k
         if correct in (0, len(group)):
@@ -246,14 +256,14 @@ def run_table(samples: pd.DataFrame, boot: PairedBootstrap | None = None) -> pd.
             "one_answer_share": share,
             "one_answer": answer,
             "one_answer_flag": share >= ONE_ANSWER_SHARE,
-            "parse_failures": int(group["parse_failed"].astype(bool).sum()),
+            "parse_failures": count(group["parse_failed"]),
             "compute": PROMPT_FORMATS[formats[0]],
             "compute_tokens_mean": float(tokens.mean()),
             "compute_tokens_median": float(tokens.median()),
             "thinking_tokens_mean": float(thinking.mean()),
             "thinking_tokens_median": float(thinking.median()),
             "answer_tokens_mean": float(group["answer_tokens"].astype(float).mean()),
-            "cap_hit_share": float(group["cap_hit"].astype(bool).mean()),
+            "cap_hit_share": float(group["cap_hit"].astype(float).mean()),
             "waits_mean": float(group["waits_inserted"].astype(float).mean()),
             "exceed_share": float((tokens > budget + EXCEED_MARGIN).mean()) if budget is not None else float("nan"),
             "within_budget_share": float((tokens <= budget).mean()) if budget is not None else float("nan"),
@@ -365,6 +375,11 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
         doubling_low, doubling_high, doubling_undefined = boot.scaling(run_keys, axis="log2")
         ls_low, ls_high, ls_undefined = boot.least_squares(run_keys)
         spread = compute_spread(tokens)
+        verdict = scaling_verdict(sum(t > 0 for t in tokens), spread, ls_low, ls_high)
+        if verdict == NO_COMPUTE_SPREAD:  # a slope over a token gap of noise is no trend: n/a, not a number
+            ls_point, ls_low, ls_high = float("nan"), float("nan"), float("nan")
+        else:
+            ls_point = least_squares_per_doubling(tokens, accuracies)
         best = best_run(group)
         row = {
             "model": model, "dataset": dataset, "method": method,
@@ -374,8 +389,8 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
             "control_class_order": float("nan"), "control_note": "",
             "budget_error": float("nan"), "budget_error_note": "",
             # The one verdict (verdicts.scaling_verdict), from the least-squares slope per doubling.
-            "scaling_verdict": scaling_verdict(sum(t > 0 for t in tokens), spread, ls_low, ls_high),
-            "scaling_ls": least_squares_per_doubling(tokens, accuracies),
+            "scaling_verdict": verdict,
+            "scaling_ls": ls_point,
             "scaling_ls_ci_low": ls_low * 100, "scaling_ls_ci_high": ls_high * 100,
             "scaling_ls_undefined_resamples": ls_undefined,
             "compute_spread": spread,

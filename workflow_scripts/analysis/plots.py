@@ -353,9 +353,9 @@ def _grouped_bars(ax, table: pd.DataFrame, column: str, order: list[str], hue_or
             x = i + (j - (len(hue_order) - 1) / 2) * width
             value = float(row[column].iloc[0])
             mark = VERDICT_MARKS.get(row[marks].iloc[0], "") if marks else ""
-            if math.isnan(value):
-                ax.text(x, 0, NOT_AVAILABLE, ha="center", va="bottom", fontsize=LABEL_FONTSIZE + 1,
-                        color=palette[name])
+            if math.isnan(value):  # no slope: "n/a" (after the verdict's mark), never a bar at 0
+                ax.text(x, 0, f"{mark} {NOT_AVAILABLE}".strip(), ha="center", va="bottom", fontsize=LABEL_FONTSIZE,
+                        color=palette[name], rotation=90)  # upright, it fits the width of a bar
                 continue
             yerr, top = None, value
             if interval:
@@ -371,8 +371,27 @@ def _grouped_bars(ax, table: pd.DataFrame, column: str, order: list[str], hue_or
     ax.set_xlim(-0.5, len(order) - 0.5)
 
 
+CHANCE_LABEL = "chance: the most common gold answer"
+
+
+def chance_lines(ax, runs: pd.DataFrame, order: list[str]) -> None:
+    """A dashed line across each dataset's bars at its chance accuracy (``chance_accuracy`` of
+    runs.tsv, from chance.tsv), labelled once; nothing for a runs table without it."""
+    if "chance_accuracy" not in runs:
+        return
+    chance = runs.groupby("dataset")["chance_accuracy"].first()
+    for i, dataset in enumerate(order):
+        value = chance.get(dataset, float("nan"))
+        if not math.isnan(value):
+            ax.hlines(value * 100, i - 0.45, i + 0.45, colors="0.3", linestyles="dashed", linewidth=1,
+                      label=CHANCE_LABEL if i == 0 else None)
+    if chance.notna().any():
+        ax.legend(loc="best", fontsize=LABEL_FONTSIZE, frameon=False)
+
+
 def draw_methods(runs: pd.DataFrame, metrics: pd.DataFrame):
-    """Per dataset and method: best accuracy with its 95 % interval (left) and the least-squares
+    """Per dataset and method: best accuracy with its 95 % interval and the dataset's chance line
+    (left) and the least-squares
     Scaling in accuracy points per doubling of compute tokens with its 95 % paired-bootstrap
     interval (right), each bar marked with its ``scaling_verdict`` (the verdict of Table 3,
     the findings and failures.tsv); "n/a" where there is no slope."""
@@ -380,20 +399,24 @@ def draw_methods(runs: pd.DataFrame, metrics: pd.DataFrame):
     sns.set_theme(style="whitegrid", context="notebook")
     order = [d for d in DATASET_ORDER if d in set(table["dataset"])] + sorted(set(table["dataset"]) - set(DATASET_ORDER))
     hue_order = sorted(table["series"].unique())
-    width = max(3.0, 1.2 + 0.35 * len(hue_order)) * len(order) + 1.0  # the bars fill the panels
-    figure, axes = plt.subplots(1, 2, figsize=(width * 2, 3.8), layout="constrained")
+    # One panel above the other, as wide as their bars need (about 0.3 inch a bar): no empty canvas.
+    width = max(6.0, 0.3 * len(hue_order) * len(order) + 1.5)
+    figure, axes = plt.subplots(2, 1, figsize=(width, 6.4), layout="constrained", sharex=True)
     palette = series_palette(zip(table["model"], table["method"]))
     _grouped_bars(axes[0], table, "best_accuracy", order, hue_order, palette, ("best_ci_low", "best_ci_high"))
-    axes[0].set_ylabel("best accuracy (%), 95 % interval")
+    axes[0].set_ylabel("best accuracy (%)")
     axes[0].set_ylim(0, 105)
+    chance_lines(axes[0], runs, order)
     _grouped_bars(axes[1], table, "scaling_ls", order, hue_order, palette,
                   ("scaling_ls_ci_low", "scaling_ls_ci_high"), marks="scaling_verdict")
-    axes[1].set_ylabel("Scaling (points / doubling), 95 % interval")
+    axes[1].set_ylabel("Scaling (points / doubling)")
     axes[1].axhline(0, color="black", linewidth=0.8)
+    axes[1].margins(y=0.12)  # room for the verdict marks above the intervals
     handles = [plt.Rectangle((0, 0), 1, 1, color=palette[name], label=name) for name in hue_order]
-    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(hue_order), 5), frameon=False,
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(hue_order), 4), frameon=False,
                   fontsize=LABEL_FONTSIZE + 1)
-    figure.suptitle(f"Method comparison (Scaling: least-squares slope on log2 compute tokens; {VERDICT_LEGEND})",
+    figure.suptitle("Method comparison, 95 % intervals (Scaling: least-squares slope on log2 compute tokens)\n"
+                    f"{VERDICT_LEGEND}",
                     fontsize=LABEL_FONTSIZE + 2)
     return figure
 

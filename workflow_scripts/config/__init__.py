@@ -2,7 +2,7 @@
 
 from workflow_scripts.config.grid import (
     DATASETS, GenerationJob, ShardSpec, TrajectorySpec, derives_thinking, engine_group_plan, evaluation_grid,
-    generation_jobs, trajectory_plan, write_engine_group_plan,
+    generation_jobs, job_settings, trajectory_plan, write_engine_group_plan,
 )
 from workflow_scripts.config.models import (
     ModelEntry, eval_limits, eval_set_names, model_entries, model_entry, trains_here,
@@ -12,6 +12,6 @@ from workflow_scripts.config.validate import (
 )
 
 __all__ = ["ConfigError", "complete_config", "complete_section", "load_config", "merge_configs", "validate_config",
-           "DATASETS", "GenerationJob", "generation_jobs", "ShardSpec", "TrajectorySpec", "derives_thinking",
+           "DATASETS", "GenerationJob", "generation_jobs", "job_settings", "ShardSpec", "TrajectorySpec", "derives_thinking",
            "engine_group_plan", "evaluation_grid", "trajectory_plan", "write_engine_group_plan",
            "ModelEntry", "eval_limits", "eval_set_names", "model_entries", "model_entry", "trains_here"]

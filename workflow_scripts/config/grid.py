@@ -194,6 +194,22 @@ def generation_jobs(config: dict[str, Any], grid: list[ShardSpec] | None = None)
     return jobs
 
 
+JOB_SETTING_KEYS = ("engine", "answer_reserve_tokens", "answer_max_tokens", "samples", "temperature", "top_p")
+
+
+def job_settings(config: dict[str, Any], methods) -> dict[str, Any]:
+    """A generation job's ``--settings``: only what it depends on. Budget lists are excluded (the
+    setting carries the budget), so changing one budget reruns only that budget's shards; each
+    method adds the keys of its section it declares (``job_keys``)."""
+    generation = config["generation"]
+    settings = {key: generation[key] for key in JOB_SETTING_KEYS}
+    for name in methods:
+        keys = get_method(name).job_keys
+        if keys and name in generation:  # methods without a schema default run only when configured
+            settings[name] = {key: generation[name][key] for key in keys}
+    return settings
+
+
 def engine_group_plan(jobs: list[GenerationJob], results: str) -> dict[str, list[dict[str, str]]]:
     """{group: its configurations as the generation CLI reads them (method, setting, out_dir,
     thinking_from)}: the ``--engine-groups`` file. A hint for sharing engines, not a setting:

@@ -117,12 +117,15 @@ def load_eval_sets(paths: list[str], limits: dict[str, Any]) -> dict[str, list[d
 def job_resume_key(model: str, spec, engine_args: dict[str, Any], seed: int, settings: dict[str, Any], *,
                    model_files: str | None = None, trajectory: str | None = None) -> str:
     """What must match for a stored sample to count as done: model (and its files' fingerprint),
-    method spec, engine, seed, answer limits, and for a derived run its trajectory's key."""
+    method spec, engine, seed, answer limits, for a sampled run how its seeds are derived (greedy
+    runs' keys stay as they were), and for a derived run its trajectory's key."""
+    from workflow_scripts.generation.seeds import SEED_SCHEME
     from workflow_scripts.generation.shards import resume_key
 
     payload = {"model": model, "spec": spec.as_dict(), "engine": engine_args, "seed": seed,
                "answer_reserve_tokens": settings["answer_reserve_tokens"],
-               "answer_max_tokens": settings["answer_max_tokens"]}
+               "answer_max_tokens": settings["answer_max_tokens"],
+               **({"seeds": SEED_SCHEME} if spec.sampled else {})}
     extra = {"model_files": model_files, "trajectory": trajectory}
     return resume_key({**payload, **{key: value for key, value in extra.items() if value is not None}})
 

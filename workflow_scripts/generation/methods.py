@@ -39,7 +39,7 @@ class MethodSpec:
     class_prompt: str | None
     prompt_format: str  # "think" or "direct"
     options: tuple[tuple[str, Any], ...] = ()  # method-specific parameters beyond the common fields
-    samples: int = 1  # generation.samples of a repeatable method (sample j seeded from (seed, j))
+    samples: int = 1  # generation.samples of a repeatable method (sample j seeded from (seed, question, j))
     temperature: float = 0.0  # generation.temperature / top_p of a repeatable method (0 = greedy)
     top_p: float = 1.0
 
@@ -68,6 +68,11 @@ class MethodSpec:
             raise MethodError(str(error)) from None
         return cls(model=model_name, method=method, setting=setting, prompt_format=prompt_format, **fields)
 
+    @property
+    def sampled(self) -> bool:
+        """Whether the run samples (``generation.temperature``, or a method's own temperature)."""
+        return bool(self.temperature) or bool(dict(self.options).get("temperature"))
+
     def option(self, key: str) -> Any:
         return dict(self.options)[key]
 
@@ -82,13 +87,14 @@ class MethodSpec:
 
     def sample_records(self, records: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
         """One record per sample to generate: k copies (``sample`` j, ``sample_seed`` from (seed,
-        j)) with generation.samples k > 1; with sampling at k = 1 the seed alone; else as given."""
-        from workflow_scripts.methods.base import sample_seed
+        question, j), :mod:`workflow_scripts.generation.seeds`) with generation.samples k > 1; with
+        sampling at k = 1 the seed alone; else as given."""
+        from workflow_scripts.generation.seeds import sample_seed, seeded_samples
 
         if self.samples > 1:
-            return [{**r, "sample": j, "sample_seed": sample_seed(seed, j)} for r in records for j in range(self.samples)]
+            return seeded_samples(records, self.samples, seed)
         if self.temperature:
-            return [{**r, "sample_seed": sample_seed(seed, 0)} for r in records]
+            return [{**r, "sample_seed": sample_seed(seed, r["dataset"], r["id"], 0)} for r in records]
         return list(records)
 
 

@@ -13,7 +13,8 @@ from typing import Any, Sequence
 
 from workflow_scripts.generation.budgets import answer_limit, context_room, thinking_limit
 from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
-from workflow_scripts.generation.thinking import ThinkingTrace, run_thinking, strip_stop
+from workflow_scripts.generation.seeds import answer_seed
+from workflow_scripts.generation.thinking import NaturalEnd, ThinkingTrace, end_thinking, run_thinking, strip_stop
 
 
 @dataclass
@@ -45,11 +46,19 @@ def answer_transition(tokens: FormatTokens, cap_hit: bool) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Sampling:
-    """How one batch decodes: greedy (temperature 0) or sampled with one seed per sample."""
+    """How one batch decodes: greedy (temperature 0) or sampled with one seed per sample (its
+    thinking seed, or a direct answer's; :mod:`workflow_scripts.generation.seeds`)."""
 
     temperature: float = 0.0
     top_p: float = 1.0
     seeds: Sequence[int] | None = None
+
+    def for_answer(self) -> "Sampling":
+        """The answer phase after thinking: each sample's own answer seed (:func:`answer_seed`),
+        so the answer does not replay the noise its thinking started with."""
+        if self.seeds is None:
+            return self
+        return Sampling(self.temperature, self.top_p, [answer_seed(seed) for seed in self.seeds])
 
     def engine_args(self) -> dict[str, Any]:
         """Engine keyword arguments: none for greedy decoding (the default)."""
@@ -116,22 +125,22 @@ def new_traces(ctx: GenerationContext, prompts: list[list[int]], budget: int | s
 
 
 def think_then_answer(ctx: GenerationContext, records: list[dict[str, Any]], spec, *,
-                      forcing_ids: Sequence[int] = (), max_waits: int = 0, thinking_budget: int | str | None = None,
+                      on_natural_end: NaturalEnd = end_thinking, thinking_budget: int | str | None = None,
                       instruction: str | None = None, temperature: float | None = None,
                       seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Think (at most ``thinking_budget`` tokens, by default the spec's budget), then answer.
     Decoding: the method's ``temperature`` and ``seeds`` if given, else the runs' (:func:`sampling_for`)."""
     prompts = think_prompts(ctx, records, spec, instruction)
     traces = think(ctx, records, prompts, spec.budget if thinking_budget is None else thinking_budget,
-                   forcing_ids, max_waits, sampling_for(ctx, records, temperature, seeds))
+                   on_natural_end, sampling_for(ctx, records, temperature, seeds))
     return answer_samples(ctx, records, spec, prompts, traces, temperature=temperature, seeds=seeds)
 
 
 def think(ctx: GenerationContext, records: list[dict[str, Any]], prompts: list[list[int]], budget: int | str,
-          forcing_ids: Sequence[int], max_waits: int, sampling: Sampling) -> list[ThinkingTrace]:
+          on_natural_end: NaturalEnd, sampling: Sampling) -> list[ThinkingTrace]:
     """The thinking phase alone: finished traces, one per prompt."""
     traces = new_traces(ctx, prompts, budget)
-    ctx.round_stats.extend(run_thinking(ctx.engine, prompts, traces, ctx.tokens.thinking_stops, forcing_ids, max_waits,
+    ctx.round_stats.extend(run_thinking(ctx.engine, prompts, traces, ctx.tokens.thinking_stops, on_natural_end,
                                         temperature=sampling.temperature, top_p=sampling.top_p, seeds=sampling.seeds))
     return traces
 
@@ -147,7 +156,7 @@ def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
         sequence = list(prompt) + trace.token_ids + list(answer_transition(tokens, trace.cap_hit))
         sequences.append(sequence)
         limits.append(answer_limit(ctx.answer_max_tokens, sequence_len=len(sequence), max_model_len=ctx.max_model_len))
-    answers, answer_seconds = run_answers(ctx, sequences, limits, sampling_for(ctx, records, temperature, seeds))
+    answers, answer_seconds = run_answers(ctx, sequences, limits, sampling_for(ctx, records, temperature, seeds).for_answer())
 
     samples = []
     for record, prompt, trace, (answer_ids, answer_finish, answer_engine_tokens) in zip(records, prompts, traces, answers):

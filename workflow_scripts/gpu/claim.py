@@ -5,6 +5,11 @@ when the last process holding the open file exits, however it exits (kill -9 inc
 so a crashed job never leaves a device claimed. A claimer that cannot get all the
 devices it needs releases the ones it got before waiting, so two claimers never
 deadlock holding half each.
+
+A lock only coordinates this workflow's own jobs. On a shared box a card whose lock is free
+may still be in use by someone else: ``claim_devices`` takes a ``busy`` probe (``usage.py``:
+``nvidia-smi``'s compute processes and used memory) and skips the cards it names, logging them;
+when too few cards are free it waits, as for locked cards, up to its timeout.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 LOCK_DIR_ENV = "S1_GPU_LOCK_DIR"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -100,17 +105,26 @@ def holders(lock_dir: Path, devices: Sequence[str]) -> dict[str, str]:
     return notes
 
 
+def _foreign(busy: Mapping[str, str], lock_dir: Path) -> dict[str, str]:
+    """The busy devices whose lock is free: their processes belong to someone else (a device this
+    workflow holds is busy with its own job, and skipped as held)."""
+    held = holders(lock_dir, list(busy)) if busy else {}
+    return {device: why for device, why in busy.items() if device not in held}
+
+
 def _describe_holders(lock_dir: Path, pool: Sequence[str]) -> str:
     busy = holders(lock_dir, pool)
     return "; ".join(f"{d}: {note}" for d, note in busy.items()) or "none (just freed)"
 
 
-def try_claim(n: int, pool: Sequence[str], lock_dir: Path) -> Claim | None:
-    """Lock n devices of pool now, or lock none and return None."""
+def try_claim(n: int, pool: Sequence[str], lock_dir: Path, busy: Mapping[str, str] | None = None) -> Claim | None:
+    """Lock n devices of pool now, skipping those in ``busy``, or lock none and return None."""
     got_devices, got_fds = [], []
     for device in pool:
         if len(got_devices) == n:
             break
+        if busy and device in busy:
+            continue
         fd = _try_lock(lock_path(lock_dir, device))
         if fd is not None:
             got_devices.append(device)
@@ -135,8 +149,13 @@ def claim_devices(
     poll_interval: float = 2.0,
     log: Callable[[str], None] = _stderr_log,
     log_every: float = 60.0,
+    busy: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
 ) -> Claim:
-    """Claim n devices of pool, waiting up to ``timeout`` seconds for them to free up."""
+    """Claim n devices of pool, waiting up to ``timeout`` seconds for them to free up.
+
+    ``busy(pool)`` names the devices someone outside the workflow uses now (with a reason); they
+    are skipped at this attempt and logged whenever that set changes.
+    """
     if n < 0:
         raise GpuClaimError(f"cannot claim a negative number of GPUs ({n})")
     if n == 0:
@@ -151,8 +170,16 @@ def claim_devices(
     _ensure_lock_dir(lock_dir)
     start = time.monotonic()
     last_log = None
+    logged_busy: Mapping[str, str] = {}
     while True:
-        claim = try_claim(n, pool, lock_dir)
+        in_use = _foreign(busy(pool), lock_dir) if busy else {}
+        if set(in_use) != set(logged_busy):
+            if in_use:
+                log("skipping busy GPU(s): " + "; ".join(f"{d}: {why}" for d, why in in_use.items()))
+            else:
+                log("no GPU is busy outside this workflow any more")
+            logged_busy = in_use
+        claim = try_claim(n, pool, lock_dir, in_use)
         if claim is not None:
             if last_log is not None:
                 log(f"got {claim.visible_devices} after waiting {time.monotonic() - start:.0f} s")
@@ -161,6 +188,7 @@ def claim_devices(
         if waited >= timeout:
             raise GpuClaimError(
                 f"no {n} free GPU(s) among {len(pool)} after {waited:.0f} s; held: {_describe_holders(lock_dir, pool)}"
+                + (f"; busy outside this workflow: {'; '.join(f'{d}: {why}' for d, why in in_use.items())}" if in_use else "")
             )
         if last_log is None or time.monotonic() - last_log >= log_every:
             log(

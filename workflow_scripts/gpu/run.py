@@ -1,6 +1,8 @@
 """Run a command on N claimed GPUs: ``python -m workflow_scripts.gpu.run --gpus N -- CMD...``.
 
-Outside SLURM: claims N free devices (see ``claim.py``), sets ``CUDA_VISIBLE_DEVICES``
+Outside SLURM: claims N free devices (see ``claim.py``), skipping cards someone outside the
+workflow is using (a compute process listed by ``nvidia-smi``, or used memory at or above
+``--busy-memory-mib``; see ``usage.py``), sets ``CUDA_VISIBLE_DEVICES``
 to them and execs CMD, which inherits the locks and holds them until it exits; its
 exit code is therefore the wrapper's. ``--gpus 0`` hides every device
 (``CUDA_VISIBLE_DEVICES=""``).
@@ -26,6 +28,7 @@ from typing import Mapping, Sequence
 from workflow_scripts.gpu.claim import GpuClaimError, claim_devices, default_lock_dir
 from workflow_scripts.gpu.devices import DeviceDetectionError, device_pool, parse_visible_devices
 from workflow_scripts.gpu.driver import cuda_problem
+from workflow_scripts.gpu.usage import DEFAULT_BUSY_MEMORY_MIB, busy_devices, read_usage
 
 TIMEOUT_ENV = "S1_GPU_WAIT_TIMEOUT"
 EXIT_CLAIM_FAILED = 75  # EX_TEMPFAIL: no devices now, or the request cannot be met
@@ -49,6 +52,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=None,
         help=f"seconds to wait for free devices before failing (default: ${TIMEOUT_ENV} or 86400)",
     )
+    parser.add_argument(
+        "--busy-memory-mib",
+        type=int,
+        default=DEFAULT_BUSY_MEMORY_MIB,
+        help="a card with at least this much memory in use (by anyone) is busy and skipped (default: %(default)s)",
+    )
     parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between claim attempts")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     args = parser.parse_args(argv)
@@ -58,6 +67,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("no command given: use `--gpus N -- CMD [ARGS...]`")
     if args.gpus < 0:
         parser.error(f"--gpus must be >= 0, got {args.gpus}")
+    if args.busy_memory_mib < 1:
+        parser.error(f"--busy-memory-mib must be >= 1, got {args.busy_memory_mib}")
     if args.timeout is None:
         raw = os.environ.get(TIMEOUT_ENV, "86400")
         try:
@@ -104,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             pool = device_pool(env)
             lock_dir = default_lock_dir(env)
-            claim = claim_devices(args.gpus, pool, lock_dir, timeout=args.timeout, poll_interval=args.poll_interval, log=log)
+            claim = claim_devices(args.gpus, pool, lock_dir, timeout=args.timeout, poll_interval=args.poll_interval, log=log,
+                                  busy=lambda ids: busy_devices(list(ids), args.busy_memory_mib, read_usage()))
             env["CUDA_VISIBLE_DEVICES"] = claim.visible_devices
             # nvidia-smi numbers devices by PCI bus; make CUDA use the same ids
             env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")

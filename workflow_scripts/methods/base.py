@@ -48,15 +48,6 @@ def temperature_schema(description: str) -> dict[str, Any]:
     return {"type": "number", "exclusiveMinimum": 0, "default": 1.0, "description": description}
 
 
-def sample_seed(run_seed: int, sample: int) -> int:
-    """The sampling seed of sample ``sample`` (one of k parallel samples, or one try of rejection
-    sampling), drawn from (run seed, sample index) alone: vLLM seeds every request by itself, so
-    a seed is the same whatever the batch and the other questions."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([run_seed, sample]).generate_state(1)[0])
-
-
 def sample_key(sample: dict[str, Any]) -> str:
     """A sample's key in its shard: the question id, plus ``#j`` for sample j of k."""
     index = sample.get("sample")

@@ -3,11 +3,17 @@
 The string's ids (e.g. "Wait") are spliced in as ids and count as thinking tokens; every
 round asks only for what is left of B, so thinking never exceeds B (s1 reused the full
 budget each round and cut afterwards). Setting ``B8000-n2``.
+
+The forcing decision is :class:`ForcingRule`, here and nowhere else: the thinking rounds
+(:mod:`workflow_scripts.generation.thinking`) call it at every natural end, and a run cut from
+a trajectory (:mod:`workflow_scripts.generation.trajectory`) replays it on the trajectory's rounds.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Sequence
 
 from workflow_scripts.methods.base import BUDGET_PATTERN, Method, budget_label, parse_budget_setting, section_schema
 
@@ -20,6 +26,24 @@ def forcing_ids(tokenizer, string: str) -> list[int]:
     if not ids:
         raise ValueError(f"forcing string {string!r} encodes to no tokens")
     return ids
+
+
+@dataclass(frozen=True)
+class ForcingRule:
+    """At a natural end of thinking, insert the forcing string while fewer than ``n`` were
+    inserted and it fits with room for at least one more generated token; else thinking ends."""
+
+    forcing_ids: tuple[int, ...]
+    n: int
+
+    def __call__(self, trace) -> Sequence[int]:
+        fits = trace.used + len(self.forcing_ids) < trace.limit
+        return self.forcing_ids if self.forcing_ids and trace.waits_inserted < self.n and fits else ()
+
+    @classmethod
+    def for_spec(cls, tokenizer, spec) -> "ForcingRule":
+        """The rule of a budget-forcing spec (its string and n); n = 0: no forcing."""
+        return cls(tuple(forcing_ids(tokenizer, spec.forcing_string)) if spec.n else (), spec.n)
 
 
 def forcing_rounds(n_table: dict, budget) -> list[int]:
@@ -87,8 +111,7 @@ class BudgetForcing(Method):
     def think(self, ctx, records, spec):
         from workflow_scripts.generation.pipeline import think_then_answer
 
-        return think_then_answer(ctx, records, spec, forcing_ids=forcing_ids(ctx.tokenizer, spec.forcing_string),
-                                 max_waits=spec.n)
+        return think_then_answer(ctx, records, spec, on_natural_end=ForcingRule.for_spec(ctx.tokenizer, spec))
 
     def describe(self, section):
         return ("*budget forcing*: when the model stops thinking before the budget, the end of thinking is suppressed "

@@ -1,12 +1,13 @@
-"""Parallel scaling: k samples per question at a temperature, majority vote over the first
-m = 1, 2, 4, ..., k of them (s1's parallel-scaling comparison; nested subsets of the same
-samples, so the whole curve costs one k-sample run). Setting ``k16``.
+"""Parallel scaling: k samples per question at a temperature, majority vote of m = 1, 2, 4,
+..., k of them (s1's parallel-scaling comparison; every m is an expectation over the m-subsets
+of the same k samples, so the whole curve costs one k-sample run). Setting ``k16``.
 
-Generation writes k lines per question (``sample`` 0..k-1, sampling seed derived from
-the run seed and the index); thinking is bounded only by the context. Voting happens after
-grading (:func:`workflow_scripts.analysis.voting.vote_runs`): the m-sample runs ``k16-m4``
-appear in ``runs.tsv`` with x = the mean total thinking tokens of the m samples. Runs for the
-``sft`` model (thinking format) and the ``base`` model (direct answers).
+Generation writes k lines per question (``sample`` 0..k-1, sampling seed derived from the
+run seed, the question and the index: :mod:`workflow_scripts.generation.seeds`); thinking is
+bounded only by the context. Voting happens after grading
+(:func:`workflow_scripts.analysis.voting.with_votes`): the m-sample runs ``k16-m4`` appear in
+``runs.tsv`` with x = the mean total thinking tokens of m samples. Runs for the ``sft``
+model (thinking format) and the ``base`` model (direct answers).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import re
 
 from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.methods.base import Method, budget_label, sample_seed, section_schema, temperature_schema
+from workflow_scripts.generation.seeds import seeded_samples
+from workflow_scripts.methods.base import Method, budget_label, section_schema, temperature_schema
 
 
 def vote_sizes(k: int) -> list[int]:
@@ -69,18 +71,17 @@ class Parallel(Method):
         from workflow_scripts.generation.pipeline import direct_answers, think_then_answer
 
         options = dict(spec.options)
-        copies = [(record, index) for record in records for index in range(options["k"])]  # the sample_keys order
-        seeds = [sample_seed(ctx.seed, index) for _, index in copies]
+        copies = seeded_samples(records, options["k"], ctx.seed)  # the sample_keys order
         generate = direct_answers if spec.prompt_format == "direct" else think_then_answer
-        samples = generate(ctx, [record for record, _ in copies], spec, temperature=options["temperature"], seeds=seeds)
-        for sample, (_, index), seed in zip(samples, copies, seeds):
-            sample.update({"sample": index, "sample_seed": seed})
-        return samples
+        # each sample records its ``sample`` and ``sample_seed`` from its copy (pipeline.base_sample)
+        return generate(ctx, copies, spec, temperature=options["temperature"],
+                        seeds=[copy["sample_seed"] for copy in copies])
 
     def describe(self, section):
         return (f"*parallel scaling*: {section['k']} samples per question at temperature {section['temperature']}, "
-                f"majority vote over the first m = {', '.join(map(str, vote_sizes(section['k'])))} samples "
-                "(votes compare graded answers)")
+                f"majority vote of m = {', '.join(map(str, vote_sizes(section['k'])))} of them, averaged over "
+                "every m-subset (answers cluster by equivalence among themselves, ties split the credit, "
+                "only the winner is graded)")
 
 
 METHOD = Parallel()

@@ -5,13 +5,15 @@ Each try thinks with a cap of B + 1 tokens (s1's trick): a try that reaches the 
 fit. A sample records its ``tries`` and whether it ``fits``; a question whose every try
 overran keeps its last try (B + 1 thinking tokens, answered after the cut) and counts as out
 of budget: it is never replaced silently. ``generated_tokens`` includes the rejected tries
-(``rejected_tokens``), which cost as much as the kept one. Try j samples with the seed derived from the run
-seed and j, for every question. Setting ``B500``.
+(``rejected_tokens``), which cost as much as the kept one. Try j of a question samples with its own seed,
+derived from (run seed, question, sample 0, try j) (:mod:`workflow_scripts.generation.seeds`):
+try 0 is the seed sample 0 has in every other method. Setting ``B500``.
 """
 
 from __future__ import annotations
 
-from workflow_scripts.methods.base import BudgetMethod, sample_seed, section_schema, temperature_schema
+from workflow_scripts.generation.seeds import sample_seed
+from workflow_scripts.methods.base import BudgetMethod, section_schema, temperature_schema
 
 
 class RejectionSampling(BudgetMethod):
@@ -48,12 +50,12 @@ class RejectionSampling(BudgetMethod):
         rejected = [0] * len(records)  # engine tokens of the tries thrown away: they cost too
         pending = list(range(len(records)))
         for attempt in range(options["max_tries"]):
-            seed = sample_seed(ctx.seed, attempt)
+            attempt_seeds = [sample_seed(ctx.seed, records[i]["dataset"], records[i]["id"], 0, attempt) for i in pending]
             traces = new_traces(ctx, [prompts[i] for i in pending], spec.budget + 1)
             ctx.round_stats.extend(run_thinking(ctx.engine, [prompts[i] for i in pending], traces,
                                                 ctx.tokens.thinking_stops, temperature=temperature,
-                                                seeds=[seed] * len(pending)))
-            for i, trace in zip(pending, traces):
+                                                seeds=attempt_seeds))
+            for i, trace, seed in zip(pending, traces, attempt_seeds):
                 if kept[i] is not None:
                     rejected[i] += sum(r["engine_tokens"] for r in kept[i].rounds)
                 kept[i], tries[i], seeds[i] = trace, attempt + 1, seed
