@@ -26,8 +26,11 @@ Repeated samples (``generation.samples`` k): every run but parallel scaling and 
 sampling (which draw their own samples) writes k samples per question, so its tokens, and the
 trajectories, are x k.
 
-    python benchmarks/generation_cost.py                  # the README's table (k = 1 and 4)
-    python benchmarks/generation_cost.py --samples 1 10
+    python benchmarks/generation_cost.py                  # RESULTS.md's table (k = 1 and 4) and its JSON
+    python benchmarks/generation_cost.py --samples 1 10 --output /tmp/cost.json
+
+The JSON (``RESULTS_PATH``, ``benchmarks/generation_cost_results.json`` by default) is what the research
+report reads as its prediction for the full run (a declared input of the research_report rule).
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ TRANSITION = 7  # "\n<|im_start|>answer\nFinal Answer:" with the Qwen2.5 tokeniz
 THROUGHPUT = {"short context": 13_322.0, "4K context": 3_901.0}
 PREFILL_THROUGHPUT = 10 * THROUGHPUT["short context"]  # assumed; only the derived answers re-read a prefix
 DEFAULT_SAMPLES = (1, 4)  # 4: the recommended repeated-sample setting (temperature 0.6, top-p 0.95)
+RESULTS_PATH = REPO / "benchmarks" / "generation_cost_results.json"
+THROUGHPUT_SOURCE = ("vLLM 0.30.0, Qwen/Qwen3-8B bf16 on one NVIDIA H100-80GB (GCP a3-highgpu-1g): tgarg01/silybench-data, "
+                     "derived/csv/capacity.csv, run 20260924T125045Z_h100-80gbx1_qwen3-8b_bf16")
 
 
 def budget_forcing_thinking(first: int, after_wait: int, n: int, cap: int) -> int:
@@ -137,22 +143,47 @@ def gpu_hours(tokens: int, rate: float, prefill: int = 0) -> float:
     return (tokens / rate + prefill / PREFILL_THROUGHPUT) / 3600
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(REPO / "config.yaml"))
-    parser.add_argument("--samples", type=int, nargs="+", default=list(DEFAULT_SAMPLES))
-    args = parser.parse_args()
-    config = load_config(args.config)
-    questions = {name: settings.get("limit") or {"aime24": 30}.get(name)
-                 for name, settings in config["eval_sets"].items() if settings}
+def prediction_rows(config: dict, samples, questions: dict[str, int]) -> list[dict]:
+    """One row per (thinking scenario, samples k): tokens from scratch and with reuse, and the
+    H100-hours at each cited throughput."""
     rows = []
     for name, lengths in SCENARIOS.items():
-        for k in args.samples:
+        for k in samples:
             row = {"scenario": name, **predict(config, lengths, k, questions)}
             for label, rate in THROUGHPUT.items():
                 row[f"gpu_hours_from_scratch ({label})"] = gpu_hours(row["tokens_from_scratch"], rate)
                 row[f"gpu_hours_reuse ({label})"] = gpu_hours(row["tokens_reuse"], rate, row["prefill_reuse"])
             rows.append(row)
+    return rows
+
+
+def results_document(config: dict, samples, questions: dict[str, int]) -> dict:
+    """The machine-readable result: what was assumed, what was cited, every row."""
+    return {"kind": "desk estimate, not a measurement", "gpu": "NVIDIA H100-80GB", "questions": questions,
+            "thinking_scenarios": {name: {dataset: {"first_natural_end": first, "after_each_wait": wait}
+                                          for dataset, (first, wait) in lengths.items()}
+                                   for name, lengths in SCENARIOS.items()},
+            "answer_tokens": ANSWER_TOKENS, "base_response_tokens": BASE_RESPONSE_TOKENS,
+            "throughput_tokens_per_s": THROUGHPUT, "throughput_source": THROUGHPUT_SOURCE,
+            "prefill_tokens_per_s": PREFILL_THROUGHPUT, "rows": prediction_rows(config, samples, questions)}
+
+
+def eval_questions(config: dict) -> dict[str, int]:
+    """Questions per eval set of the real grid (AIME24 has no limit: its 30 problems)."""
+    return {name: settings.get("limit") or {"aime24": 30}.get(name)
+            for name, settings in config["eval_sets"].items() if settings}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "config.yaml"))
+    parser.add_argument("--samples", type=int, nargs="+", default=list(DEFAULT_SAMPLES))
+    parser.add_argument("--output", default=str(RESULTS_PATH), help="the machine-readable result (JSON)")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    questions = eval_questions(config)
+    document = results_document(config, args.samples, questions)
+    rows = document["rows"]
     print(f"questions: {questions}")
     print("| thinking (assumed) | samples k | generated tokens from scratch | with reuse | truncation + forcing only: "
           "from scratch / with reuse | H100-hours from scratch (13.3K / 3.9K tok/s) | H100-hours with reuse "
@@ -164,7 +195,8 @@ def main() -> int:
               f"{row['derivable_tokens_from_scratch'] / 1e6:.1f} M / {row['derivable_tokens_reuse'] / 1e6:.1f} M | "
               f"{row['gpu_hours_from_scratch (short context)']:.1f} / {row['gpu_hours_from_scratch (4K context)']:.1f} | "
               f"{row['gpu_hours_reuse (short context)']:.1f} / {row['gpu_hours_reuse (4K context)']:.1f} |")
-    print(json.dumps(rows, indent=1))
+    Path(args.output).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    print(f"-> {args.output}")
     return 0
 
 

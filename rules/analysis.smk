@@ -5,7 +5,12 @@ rule metrics:
     input:
         graded=shard_paths("graded"),
     output:
-        metrics=report(f"{RESULTS}/analysis/metrics.tsv", caption="../report/metrics.rst", category="Scaling"),
+        metrics=report(
+            f"{RESULTS}/analysis/metrics.tsv",
+            caption="../report/metrics.rst",
+            category="Scaling",
+            subcategory="Tables",
+        ),
         runs=f"{RESULTS}/analysis/runs.tsv",
         natural_stop=f"{RESULTS}/analysis/natural_stop.tsv",
         differences=f"{RESULTS}/analysis/paired_differences.tsv",
@@ -53,16 +58,31 @@ rule plots:
         runs=f"{RESULTS}/analysis/runs.tsv",
         metrics=f"{RESULTS}/analysis/metrics.tsv",
     output:
-        scaling=report(f"{RESULTS}/analysis/scaling.png", caption="../report/scaling.rst", category="Scaling"),
-        methods=report(f"{RESULTS}/analysis/methods.png", caption="../report/methods.rst", category="Scaling"),
+        scaling=report(
+            f"{RESULTS}/analysis/scaling.png",
+            caption="../report/scaling.rst",
+            category="Scaling",
+            subcategory="Figures",
+        ),
+        others=report(
+            f"{RESULTS}/analysis/scaling_other_methods.png",
+            caption="../report/scaling_other_methods.rst",
+            category="Scaling",
+            subcategory="Figures",
+        ),
+        methods=report(
+            f"{RESULTS}/analysis/methods.png",
+            caption="../report/methods.rst",
+            category="Scaling",
+            subcategory="Figures",
+        ),
     log:
         f"{LOGS}/plots.log",
     conda:
         CONDA_ENV
     shell:
         "python -m workflow_scripts.analysis plots --runs {input.runs} --metrics {input.metrics}"
-        " --scaling {output.scaling}"
-        " --methods {output.methods} > {log} 2>&1"
+        " --scaling {output.scaling} --others {output.others} --methods {output.methods} > {log} 2>&1"
 
 
 rule failures:
@@ -72,7 +92,12 @@ rule failures:
         graded=shard_paths("graded"),
     output:
         table=f"{RESULTS}/analysis/failures.tsv",
-        figure=report(f"{RESULTS}/analysis/failures.png", caption="../report/failures.rst", category="Scaling"),
+        figure=report(
+            f"{RESULTS}/analysis/failures.png",
+            caption="../report/failures.rst",
+            category="Scaling",
+            subcategory="Figures",
+        ),
     log:
         f"{LOGS}/failures.log",
     conda:
@@ -119,6 +144,7 @@ rule research_report:
         examples=f"{RESULTS}/analysis/examples.md",
         examples_index=f"{RESULTS}/analysis/examples.tsv",
         scaling=f"{RESULTS}/analysis/scaling.png",
+        scaling_others=f"{RESULTS}/analysis/scaling_other_methods.png",
         methods=f"{RESULTS}/analysis/methods.png",
         audit=[f"{RESULTS}/analysis/grader_audit.json"] if AUDITED else [],
         # Curation and SFT only run when a model is trained here; the report says when they did not.
@@ -131,7 +157,8 @@ rule research_report:
         loss_curve=[f"{RESULTS}/sft/loss_curve.png"] if TRAINS else [],
         jobs=[f"{generation_dir(spec)}/job.json" for spec in GRID],
         eval_sets=eval_files(),
-        benchmarks=local_inputs(os.path.join(workflow.basedir, "benchmarks", "RESULTS.md")),
+        # The desk estimate of the full grid (benchmarks/generation_cost.py writes it).
+        predicted=local_inputs(os.path.join(workflow.basedir, "benchmarks", "generation_cost_results.json")),
         tests=local_inputs(f"{RESULTS}/tests/junit.xml"),
         template=os.path.join(workflow.basedir, "report", "REPORT.md.j2"),
     output:

@@ -12,12 +12,13 @@ import pytest
 from PIL import Image
 
 from test_analysis_records import run_samples, sample, write_shards
-from test_report import report_inputs
+from test_report import check_report_against_its_tables, report_inputs
 from workflow_scripts.analysis.examples import KINDS, choose_examples, examples_markdown
 from workflow_scripts.analysis.failures import detect_failures
 from workflow_scripts.analysis.metrics import method_metrics, run_table
 from workflow_scripts.analysis.plots import (
-    draw_methods, draw_scaling, failures_figure, methods_figure, scaling_figure,
+    draw_methods, draw_other_methods, draw_scaling, failures_figure, methods_figure, other_methods_figure,
+    overlapping_tick_labels, scaling_figure, series_name, series_palette,
 )
 
 
@@ -152,6 +153,65 @@ def test_scaling_plot_shows_the_spread_of_repeated_samples_by_hand():
     assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
 
 
+def _close_budget_runs():
+    """Truncation at 16, 64, 128, 160 and 4096 tokens (128 and 160 sit close on a log axis), class-conditional
+    short/long, token-conditional T64/T128 and parallel k4 (votes m1, m2, m4)."""
+    samples = []
+    for budget in (16, 64, 128, 160, 4096):
+        samples += run_samples([budget] * 6, [i < min(budget // 40, 6) for i in range(6)], setting=f"B{budget}",
+                               budget=budget)
+    samples += run_samples([50] * 6, [i < 2 for i in range(6)], method="class_conditional", setting="short", budget=None)
+    samples += run_samples([150] * 6, [i < 4 for i in range(6)], method="class_conditional", setting="long", budget=None)
+    for n in (64, 128):
+        samples += run_samples([n] * 6, [i < n // 40 for i in range(6)], method="token_conditional", setting=f"T{n}",
+                               budget=n)
+    return run_table(pd.DataFrame(samples))
+
+
+def test_the_brief_figure_draws_its_three_methods_and_the_rest_go_to_panels_per_method():
+    runs = _close_budget_runs()
+    figure = draw_scaling(runs[runs["method"] != "token_conditional"])
+    texts = sorted(t.get_text() for t in figure.axes[0].texts)
+    assert texts == ["B128", "B16", "B160", "B4096", "B64", "long", "short"]
+    # the legend wraps (at most 4 entries a row), here 2 series
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["class-conditional", "truncation"]
+    others = draw_other_methods(runs[runs["method"] == "token_conditional"])
+    assert [ax.get_title() for ax in others.axes if ax.axison] == ["token-conditional"]
+    assert sorted(t.get_text() for t in others.axes[0].texts) == ["T128", "T64"]
+
+
+def test_budget_tick_labels_never_run_together():
+    """128 and 160 a quarter of a doubling apart: the labels printed "128160"; now one of them is left out."""
+    runs = _close_budget_runs()
+    for figure in (draw_scaling(runs[runs["method"] == "truncation"]), draw_other_methods(runs[runs["method"] == "token_conditional"])):
+        assert overlapping_tick_labels(figure) == []
+    ticks = {int(t) for t in draw_scaling(runs[runs["method"] == "truncation"]).axes[0].get_xticks()}
+    assert {16, 64, 4096} <= ticks and len({128, 160} & ticks) == 1
+    # a wide axis has room for both
+    wide = draw_scaling(runs[runs["method"] == "truncation"])
+    wide.set_size_inches(40, 5)
+    wide.canvas.draw()
+    from workflow_scripts.analysis.plots import thin_tick_labels
+    from matplotlib.ticker import FixedLocator
+    wide.axes[0].xaxis.set_major_locator(FixedLocator([16, 64, 128, 160, 4096]))
+    wide.canvas.draw()
+    thin_tick_labels(wide)
+    assert {int(t) for t in wide.axes[0].get_xticks()} == {16, 64, 128, 160, 4096}
+
+
+def test_the_only_model_is_drawn_in_its_methods_colour_not_a_pale_shade():
+    from matplotlib.colors import to_rgb
+    from workflow_scripts.methods import get_method
+
+    truncation = to_rgb(get_method("truncation").colour)
+    assert to_rgb(series_palette([("mine", "truncation")])["mine/truncation"]) == truncation
+    palette = series_palette([("sft", "truncation"), ("base", "truncation")])
+    assert to_rgb(palette["truncation"]) == truncation and to_rgb(palette["base/truncation"]) != truncation
+    palette = series_palette([("base", "parallel"), ("zeta", "parallel")])  # no sft: the first by name leads
+    assert to_rgb(palette[series_name("base", "parallel")]) == to_rgb(get_method("parallel").colour)
+    assert to_rgb(palette[series_name("zeta", "parallel")]) != to_rgb(get_method("parallel").colour)
+
+
 def test_methods_plot_draws_the_least_squares_scaling_with_its_interval_and_verdict():
     from matplotlib.container import ErrorbarContainer
 
@@ -190,6 +250,9 @@ def test_figures_are_drawn_and_reproducible(tmp_path):
     assert three[0] > 2.5 * one[0]  # three panels side by side
     methods_figure(runs, method_metrics(runs, samples), tmp_path / "methods.png")
     assert Image.open(tmp_path / "methods.png").size[0] > 300
+    # every method of this world is in the brief's figure: the second figure says so in one line
+    other_methods_figure(runs, tmp_path / "others.png")
+    assert Image.open(tmp_path / "others.png").size[1] < 250
     assert detect_failures(runs, samples).empty  # this world scales; the failing one below does not
     failures_figure(runs, detect_failures(runs, samples), tmp_path / "none.png")
     # A world with every kind of failure: accuracy falls 8/10 -> 1/10 (math500) or stays flat (gpqa), forcing
@@ -223,7 +286,8 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     generation = {"truncation": {"budgets": [16, 64, "unbounded"]}, "gpus_per_job": 0,
                   "budget_forcing": {"string": "Wait", "budgets": [64], "n": {"default": [1]}},
                   "class_conditional": {"prompts": []}, "baseline": {"methods": ["truncation"], "budgets": ["unbounded"]},
-                  "models": ["sft", "base"], "engine": {"max_model_len": 1024}, "answer_reserve_tokens": 32}
+                  "models": ["sft", "base"], "engine": {"max_model_len": 1024}, "answer_reserve_tokens": 32,
+                  "samples": 1, "temperature": 0.0}
     settings = json.dumps({"generation": generation, "eval_sets": {}})
     analysis = results / "analysis"
     done = _cli("metrics", "--graded", *map(str, shards), "--settings", settings, "--graded-dir",
@@ -247,7 +311,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
 
     runs_tsv, graded = str(analysis / "runs.tsv"), ["--graded", *map(str, shards), "--graded-dir", str(results / "graded")]
     done = _cli("plots", "--runs", runs_tsv, "--metrics", str(analysis / "metrics.tsv"), "--scaling", str(analysis / "scaling.png"),
-                "--methods", str(analysis / "methods.png"))
+                "--others", str(analysis / "scaling_other_methods.png"), "--methods", str(analysis / "methods.png"))
     assert done.returncode == 0, done.stderr
     done = _cli("failures", "--runs", runs_tsv, "--metrics", str(analysis / "metrics.tsv"), *graded,
                 "--table", str(analysis / "failures.tsv"), "--figure", str(analysis / "failures.png"))
@@ -255,7 +319,7 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     done = _cli("examples", *graded, "--settings", json.dumps({"examples_per_method": 1}), "--seed", "42",
                 "--markdown", str(analysis / "examples.md"), "--index", str(analysis / "examples.tsv"))
     assert done.returncode == 0, done.stderr
-    for name in ("scaling.png", "methods.png", "failures.png", "failures.tsv", "examples.md", "examples.tsv"):
+    for name in ("scaling.png", "scaling_other_methods.png", "methods.png", "failures.png", "failures.tsv", "examples.md", "examples.tsv"):
         assert (analysis / name).exists(), name
     assert "`graded/sft/budget_forcing/B64-n1/gpqa.jsonl`" in (analysis / "examples.md").read_text()
 
@@ -274,12 +338,14 @@ def test_analysis_cli_end_to_end_with_missing_optional_inputs(tmp_path, repo_roo
     assert "Grader audit: not available." in text
     assert "Curation summary: not available." in text
     assert "SFT summary: not available." in text
-    assert "Curation and training figures: not available." in text
-    assert "Test results for this run: not available" in text
+    assert "**Tests**: not available for this run" in text
     assert "AIME24 (`synthetic`, synthetic): all of not available rows, 5 samples per run;" in text
-    assert "![Scaling: accuracy vs. mean compute tokens](analysis/scaling.png)" in text
-    assert "| sft | aime24 | truncation | 3 |" in text  # the metrics table row
-    assert "Every column is defined once, in docs/metrics.md" in text  # definitions: the code points there
+    # the figure is titled with the brief's methods that ran (no class-conditional prompts here)
+    assert "![Accuracy vs. compute tokens: truncation, budget forcing](analysis/scaling.png)" in text
+    assert "other methods" not in text  # every method of this toy run is in the brief's figure
+    assert "| truncation |" in text.split("**AIME24**")[1]  # its Table 3 row
+    assert "definitions in\n[docs/metrics.md](" in text  # definitions: linked, not pasted
+    check_report_against_its_tables(text, results)
     first = report.read_bytes()
     assert _cli("report", "--inputs", inputs, "--template", str(repo_root / "report" / "REPORT.md.j2"),
                 "--config-json", json.dumps(config), "--output", str(report), cwd=tmp_path).returncode == 0

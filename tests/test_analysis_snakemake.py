@@ -17,6 +17,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from test_report import check_report_against_its_tables
 from workflow_scripts.analysis.metrics import budget_trend
 from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.config import derives_thinking, evaluation_grid, load_config, trajectory_plan
@@ -164,7 +165,10 @@ def test_dag_cost_counts_the_trajectories_once(smoke_run):
     assert total["from_scratch"] - total["generated"] == 3 * QUESTIONS * (30 + 60 + 60 - TRAJECTORY_TOKENS)
     # minimum - generated: the longest derived thinking (60) against the trajectory (100), per question
     assert total["generated"] - total["minimum"] == 3 * QUESTIONS * (TRAJECTORY_TOKENS - 60)
-    assert "### Generated tokens (`analysis/cost.tsv`)" in (results / "REPORT.md").read_text()
+    text = (results / "REPORT.md").read_text()
+    assert "Engine tokens generated (`analysis/cost.tsv`)" in text
+    assert (f"- **Cost**: the grid generated {int(total['generated']):,} engine tokens; from scratch (every run "
+            f"thinking on its own, s1's procedure) it would have been {int(total['from_scratch']):,} ") in text
 
 
 def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):
@@ -173,10 +177,29 @@ def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):
     assert (audit["math500"]["agree"], audit["math500"]["n"]) == (20, 20)
     assert (audit["aime24"]["agree"], audit["aime24"]["n"]) == (29, 30)
     text = (results / "REPORT.md").read_text()
-    assert "**math500**" in text and "**20/20** reference solutions graded correct (100.0 %)" in text
-    assert "![Scaling: accuracy vs. mean compute tokens](analysis/scaling.png)" in text
-    assert "![Curation: rows per stage](curation/plots/stages.png)" in text  # a declared input of the report
+    assert "- **math500**: **20/20** graded correct (100.0 %); no disagreements." in text
+    assert "![Accuracy vs. compute tokens: truncation, budget forcing, class-conditional](analysis/scaling.png)" in text
+    assert "[Curation: rows per stage](curation/plots/stages.png)" in text  # a declared input of the report
+    check_report_against_its_tables(text, results)
     html = (work / "report.html").read_text()
     assert "run <tt class=\\\"docutils literal\\\">smoke</tt>" in html  # workflow.rst, rendered
-    for caption in ("Scaling metrics per", "Accuracy (%) against mean compute tokens", "Representative samples"):
-        assert caption in html
+    for caption in ("The brief&#x27;s figure: accuracy (%) against mean compute tokens",
+                    "Every method not in the brief&#x27;s figure", "Representative samples"):
+        assert caption.replace("&#x27;", "'") in html or caption in html, caption
+
+
+def test_the_html_report_renders_in_a_headless_browser(smoke_run, repo_root, tmp_path):
+    """snakemake --report's HTML opened in Chromium (scripts/report_screenshot.sh): the page renders
+    (a screenshot that is not blank). Skipped only where no Chromium is installed."""
+    import shutil
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium)")
+    work, _ = smoke_run
+    png = tmp_path / "report.png"
+    done = subprocess.run(["bash", str(repo_root / "scripts" / "report_screenshot.sh"), str(work / "report.html"),
+                           str(png), "1400,1000"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    image = Image.open(png).convert("RGB")
+    assert image.size == (1400, 1000)
+    assert len(image.getcolors(maxcolors=1 << 20) or []) > 50  # a rendered page, not a blank one

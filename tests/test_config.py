@@ -278,12 +278,12 @@ def test_a_schema_default_changed_in_one_place_reaches_every_stage(repo_root, tm
     workflow = copy_workflow(repo_root, tmp_path / "workflow")
     schema_path = workflow / "workflow_scripts" / "schemas" / "config.schema.yaml"
     text = schema_path.read_text()
-    edited = text.replace("seed: {type: integer, default: 42}", "seed: {type: integer, default: 7}")
+    edited = text.replace("seed: {type: integer, default: 42,", "seed: {type: integer, default: 7,")
     edited = edited.replace("dedup_min_overlap: {type: number, exclusiveMinimum: 0, maximum: 1, default: 0.5,",
                             "dedup_min_overlap: {type: number, exclusiveMinimum: 0, maximum: 1, default: 0.7,")
     edited = edited.replace("learning_rate: {type: number, exclusiveMinimum: 0, default: 1.0e-5}",
                             "learning_rate: {type: number, exclusiveMinimum: 0, default: 2.0e-5}")
-    assert edited.count("default: 7}") == 1 and "default: 0.7" in edited and "default: 2.0e-5" in edited
+    assert edited.count("default: 7,") == 1 and "default: 0.7" in edited and "default: 2.0e-5" in edited
     schema_path.write_text(edited)
 
     dry = snakemake_dry_run(workflow, "--printshellcmds", "--configfile", "profiles/smoke/experiment.yaml")
@@ -356,3 +356,42 @@ def test_the_readme_override_runs_over_the_real_experiment(repo_root, tmp_path):
     assert len(grid) == 2 + 2 + 2 + 1 + 5 + 5 + 5 + 5 + 4 + 1 + 1
     sft = next(c for c in commands if "workflow_scripts.training" in c)
     assert '"epochs": 3' in sft and '"learning_rate": 1e-05' in sft
+
+
+# --- the generated config reference (docs/config.md) ------------------------------------------------
+
+def test_docs_config_md_is_what_the_schema_generates(repo_root):
+    """docs/config.md is generated (`make docs`); this fails when the schema changed and it was not regenerated."""
+    from workflow_scripts.config.reference import REFERENCE_PATH, main, render_reference
+
+    assert REFERENCE_PATH == repo_root / "docs" / "config.md"
+    assert REFERENCE_PATH.read_text(encoding="utf-8") == render_reference(), \
+        "docs/config.md is stale: run `python -m workflow_scripts.config.reference` (make docs)"
+    assert main(["--check"]) == 0
+
+
+def test_config_reference_rows_carry_the_schema_defaults(tmp_path):
+    from workflow_scripts.config.reference import main, render_reference
+
+    text = render_reference()
+    rows = {line.split(" | ")[0].strip("| `"): line for line in text.splitlines() if line.startswith("| `")}
+    assert rows["seed"] == "| `seed` | integer | `42` | seeds selection, GPQA choice shuffles, training and generation |"
+    assert rows["run_name"].startswith("| `run_name` | string | required |")
+    assert rows["eval_sets.gpqa.limit"].startswith("| `eval_sets.gpqa.limit` | integer \\| null (>= 1) | `null` |")
+    # a method's section comes from its module: its keys and defaults, its docstring as the meaning
+    assert rows["generation.parallel.k"] == "| `generation.parallel.k` | integer (>= 0) | `16` | samples per question (0 runs none) |"
+    assert rows["generation.truncation"].startswith("| `generation.truncation` | mapping | `{}` | Truncation(B): think")
+    # every key a complete config has is documented (the defaults filled in for a minimal config)
+    complete = load_config()
+
+    def leaves(node, prefix=""):
+        for key, value in node.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict) and value and not name.startswith(("pool.columns", "generation.budget_forcing.n")):
+                yield from leaves(value, name)
+            else:
+                yield name
+    assert [key for key in leaves(complete) if key not in rows and not key.startswith("generation.budget_forcing.n")] == []
+    stale = tmp_path / "config.md"
+    stale.write_text(text + "edited by hand\n")
+    assert main(["--check", "--output", str(stale)]) == 1

@@ -37,3 +37,20 @@ def test_predicted_tokens_of_a_tiny_grid_by_hand(bench, repo_root, tmp_path):
     # GPU-hours: tokens / rate (+ prefill at 10x the short-context rate), in hours.
     assert bench.gpu_hours(13_322 * 3600, 13_322.0) == pytest.approx(1.0)
     assert bench.gpu_hours(0, 1.0, prefill=133_220 * 3600) == pytest.approx(1.0)
+
+
+def test_the_committed_prediction_is_what_the_script_computes(bench, repo_root):
+    """benchmarks/generation_cost_results.json (the report's declared input for the full run's
+    predicted cost) is what `python benchmarks/generation_cost.py` writes for config.yaml now."""
+    import json
+
+    config = load_config(repo_root / "config.yaml")
+    questions = bench.eval_questions(config)
+    assert questions == {"math500": 100, "aime24": 30, "gpqa": 100}
+    committed = json.loads((repo_root / "benchmarks" / "generation_cost_results.json").read_text())
+    assert committed == json.loads(json.dumps(bench.results_document(config, bench.DEFAULT_SAMPLES, questions)))
+    assert bench.RESULTS_PATH == repo_root / "benchmarks" / "generation_cost_results.json"
+    # one row per (scenario, k); hours = tokens / the cited rate
+    row = committed["rows"][0]
+    assert (row["scenario"], row["samples"]) == ("shorter", 1)
+    assert row["gpu_hours_from_scratch (short context)"] == pytest.approx(row["tokens_from_scratch"] / 13_322 / 3600)

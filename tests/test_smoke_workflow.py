@@ -68,7 +68,19 @@ def test_every_stage_wrote_its_outputs(smoke_run):
             assert (results / "graded" / spec.model / spec.method / spec.setting / f"{dataset}.jsonl").is_file()
     assert len(pd.read_parquet(results / "curation" / "curated.parquet")) == config["curation"]["target_size"]
     report = (results / "REPORT.md").read_text()
-    assert "- Decontamination rule: `distinctive`" in report and "Template 8-grams ignored" in report
+    assert "Decontamination rule `distinctive`; flags per benchmark:" in report
+
+
+def test_the_report_is_headline_first_and_its_numbers_are_its_tables(smoke_run):
+    """REPORT.md of the smoke run: at most ~300 lines, sections in order, a headline of at most ten lines
+    whose numbers are those of runs.tsv, metrics.tsv and cost.tsv; both scaling figures embedded."""
+    from test_report import check_report_against_its_tables
+
+    _, _, _, results = smoke_run
+    report = (results / "REPORT.md").read_text()
+    check_report_against_its_tables(report, results)
+    assert "![Accuracy vs. compute tokens: truncation, budget forcing, class-conditional](analysis/scaling.png)" in report
+    assert "![Accuracy vs. compute tokens: the other methods](analysis/scaling_other_methods.png)" in report
 
 
 def test_nothing_to_do_after_a_complete_run(repo_root, smoke_run):

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from test_report import check_report_against_its_tables
 from test_smoke_workflow import planned_jobs
 from workflow_scripts.analysis.tables import read_runs
 from workflow_scripts.config import evaluation_grid, load_config, trajectory_plan
@@ -118,12 +119,18 @@ def test_the_report_names_the_users_models_and_data_and_leaves_out_what_did_not_
     results, config, _ = user_run
     text = (results / "REPORT.md").read_text()
     base = config["model"]["base"]
-    assert text.startswith(f"# s1 test-time scaling on {base}: run `tiny-real`")
+    extra = config["generation"]["models"][1]["source"]
+    assert text.startswith(f"# s1 test-time scaling on {base} and {extra}: run `tiny-real`")
     assert f"`s1-tiny`: `{config['generation']['models'][1]['source']}` (think/answer format)" in text
     assert f"`base`: `{base}` (`model.base`) (direct answers)" in text
     assert "- **Data and training: not run.**" in text and "### Curation counts" not in text
     assert f"the first {LIMIT} of 500 rows, {LIMIT} samples per run." in text
     assert "AIME24" not in text.split("## 2.")[0] and "GPQA by the chosen letter" not in text
-    assert "Qwen2.5-tiny-Instruct instead of s1's Qwen2.5-32B-Instruct" in text
+    assert "Qwen2.5-tiny-Instruct and s1-tiny instead of s1's Qwen2.5-32B-Instruct" in text
+    # what did not run is not described: only truncation ran (both models), nothing was trained
+    for absent in ("budget forcing", "Budget forcing", "class-conditional", "Class-conditional", "Rejection",
+                   "Parallel scaling", "Token-/step", "Predicted for the full grid", "**Curation**"):
+        assert absent not in text, absent
+    check_report_against_its_tables(text, results)
     for figure in ("scaling.png", "methods.png", "failures.png"):
         assert (results / "analysis" / figure).stat().st_size > 0

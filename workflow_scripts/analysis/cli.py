@@ -71,12 +71,13 @@ def cmd_cost(args) -> int:
 
 
 def cmd_plots(args) -> int:
-    from workflow_scripts.analysis.plots import methods_figure, scaling_figure
+    from workflow_scripts.analysis.plots import methods_figure, other_methods_figure, scaling_figure
 
     runs = read_runs(args.runs)
     scaling_figure(runs, Path(args.scaling))
+    other_methods_figure(runs, Path(args.others))
     methods_figure(runs, read_metrics(args.metrics), Path(args.methods))
-    print(f"plots -> {args.scaling}, {args.methods}", flush=True)
+    print(f"plots -> {args.scaling}, {args.others}, {args.methods}", flush=True)
     return 0
 
 
@@ -140,10 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="trajectory shards of generation.reuse_thinking (none when it is off)")
     cost.add_argument("--output", required=True, help="cost.tsv")
     cost.set_defaults(func=cmd_cost)
-    plots = sub.add_parser("plots", help="scaling.png and methods.png from runs.tsv and metrics.tsv")
+    plots = sub.add_parser("plots", help="scaling.png, scaling_other_methods.png and methods.png from runs.tsv "
+                           "and metrics.tsv")
     plots.add_argument("--runs", required=True)
     plots.add_argument("--metrics", required=True, help="metrics.tsv (the Scaling and its verdict per method)")
-    plots.add_argument("--scaling", required=True, help="accuracy vs thinking tokens (png)")
+    plots.add_argument("--scaling", required=True, help="accuracy vs thinking tokens: the brief's methods (png)")
+    plots.add_argument("--others", required=True, help="accuracy vs thinking tokens: every other method (png)")
     plots.add_argument("--methods", required=True, help="methods compared (png)")
     plots.set_defaults(func=cmd_plots)
     failures = sub.add_parser("failures", help="where scaling fails: failures.tsv and its figure")

@@ -1,17 +1,20 @@
-"""Figures (seaborn): the three-panel scaling scatter, the method comparison, failure cases.
+"""Figures (seaborn): the three-panel scaling scatter, the other methods, the method comparison,
+failure cases.
 
 Every figure is drawn from the run table (``runs.tsv``) and saved with fixed metadata so
 the same table gives the same PNG bytes. The x axis is the run's mean compute tokens
 (thinking tokens; the whole response for direct answers, see ``metrics``), on a log scale
 with a labelled tick at every numeric budget; accuracy carries the run's 95 % paired-bootstrap
 interval (``accuracy_ci_low``/``accuracy_ci_high``); point labels are moved apart until none
-overlaps another; a metric that has no value is written "n/a", never drawn as 0.
+overlaps another, and a budget's tick label is left out where it would run into its neighbour's;
+a metric that has no value is written "n/a", never drawn as 0.
 ``draw_*`` build a figure (tests read its plotted data), ``*_figure`` save it.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -33,9 +36,19 @@ DATASET_TITLES = {"math500": "MATH500", "aime24": "AIME24", "gpqa": "GPQA-Diamon
 DATASET_ORDER = ("math500", "aime24", "gpqa")
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: byte-identical reruns
 COMPUTE_AXIS = "mean compute tokens (thinking; response for direct answers)"
+COMPUTE_NOTE = "compute tokens: a sample's thinking tokens, or its whole response for direct answers (square markers)"
 NOT_AVAILABLE = "n/a"
 LABEL_FONTSIZE = 7
+# a label stays readable over the lines and bars it sits on
+LABEL_BOX = {"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.75}
 MAX_LABEL_SHIFTS = 40  # a label moves up at most this many steps looking for free space
+# The brief's three-panel scatter draws these methods (and the direct-answer baseline's runs of
+# them); every other method is drawn in the second figure, one panel per method.
+BRIEF_METHODS = ("truncation", "budget_forcing", "class_conditional")
+TICK_LABEL_GAP = 3.0  # display pixels kept free between two tick labels
+PANEL_WIDTH = 5.5  # inches per panel of the brief's scatter
+LEGEND_COLUMNS = 4  # a legend wraps into rows of at most this many entries
+DATASET_MARKERS = {"math500": "o", "aime24": "^", "gpqa": "D"}
 
 
 def series_name(model: str, method: str) -> str:
@@ -44,17 +57,36 @@ def series_name(model: str, method: str) -> str:
     return label if model == "sft" else f"{model}/{label}"
 
 
+def lead_model(models) -> str:
+    """The model drawn in full colour: ``sft`` when it ran, else the first of the others by name
+    (a run without a baseline model draws its only model in full colour, not a pale shade)."""
+    models = sorted(set(models))
+    return "sft" if "sft" in models else models[0]
+
+
 def series_palette(pairs) -> dict:
-    """{series name: colour} for (model, method) pairs: the method's registry colour, lightened
-    (one shade per model) for models other than ``sft``; direct answers get square markers."""
+    """{series name: colour} for (model, method) pairs: the method's registry colour for the lead
+    model (:func:`lead_model`), lightened (one shade per model) for the others; direct answers
+    get square markers."""
     pairs = list(pairs)
-    others = sorted({model for model, _ in pairs if model != "sft"})  # one shade per other model
+    lead = lead_model(model for model, _ in pairs) if pairs else None
+    others = sorted({model for model, _ in pairs if model != lead})  # one shade per other model
     palette = {}
     for model, method in pairs:
         colour = get_method(method).colour
-        palette[series_name(model, method)] = colour if model == "sft" else sns.light_palette(
+        palette[series_name(model, method)] = colour if model == lead else sns.light_palette(
             colour, len(others) + 2)[1 + others.index(model)]
     return palette
+
+
+def brief_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the brief's scatter: truncation, budget forcing, class-conditional, every model."""
+    return runs[runs["method"].isin(BRIEF_METHODS)]
+
+
+def other_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of every other method (the second figure)."""
+    return runs[~runs["method"].isin(BRIEF_METHODS)]
 
 
 def _marker(compute: str) -> str:
@@ -94,7 +126,7 @@ def budget_ticks(ax, frame: pd.DataFrame) -> None:
     """Log x axis (base 2) with one labelled tick per numeric budget of the runs drawn; a
     linear axis when some run has no compute tokens (log would hide it)."""
     x = frame["compute_tokens_mean"]
-    budgets = sorted({b for b in frame["budget"].map(numeric_budget) if b is not None})
+    budgets = sorted({b for b in frame["budget"].map(numeric_budget) if b is not None and not math.isnan(b)})
     if len(x) and (x > 0).all():
         ax.set_xscale("log", base=2)
         ax.xaxis.set_minor_locator(NullLocator())
@@ -104,6 +136,38 @@ def budget_ticks(ax, frame: pd.DataFrame) -> None:
     if budgets:
         ax.xaxis.set_major_locator(FixedLocator(budgets))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+
+
+def thin_tick_labels(figure) -> None:
+    """On every axis with fixed (budget) ticks, keep a tick only where its label does not run into
+    the last kept one (``TICK_LABEL_GAP`` pixels apart), so 128 and 160 never print as "128160".
+    Run after the layout is final: widths are judged in display space."""
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        if not isinstance(ax.xaxis.get_major_locator(), FixedLocator):
+            continue
+        ticks = sorted(zip(ax.get_xticks(), ax.get_xticklabels()), key=lambda pair: pair[0])
+        kept, last_right = [], -math.inf
+        for value, label in ticks:
+            box = label.get_window_extent(renderer)
+            if box.x0 >= last_right + TICK_LABEL_GAP:
+                kept.append(value)
+                last_right = box.x1
+        ax.xaxis.set_major_locator(FixedLocator(kept))
+
+
+def overlapping_tick_labels(figure) -> list[tuple[str, str]]:
+    """Pairs of visible x tick labels of one axis whose boxes overlap (drawn figure; for tests)."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    pairs = []
+    for ax in figure.axes:
+        low, high = ax.get_xlim()
+        labels = [label for value, label in zip(ax.get_xticks(), ax.get_xticklabels())
+                  if min(low, high) <= value <= max(low, high) and label.get_text() and label.get_visible()]
+        boxes = [(label.get_text(), label.get_window_extent(renderer)) for label in labels]
+        pairs += [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:] if box_a.overlaps(box_b)]
+    return pairs
 
 
 def spread_labels(figure, annotations, step: float = LABEL_FONTSIZE + 1) -> None:
@@ -134,7 +198,8 @@ def draw_scaling(runs: pd.DataFrame):
     markers = {name: _marker(runs.loc[runs["series"] == name, "compute"].iloc[0]) for name in names}
     palette = series_palette(zip(runs["model"], runs["method"]))
     sns.set_theme(style="whitegrid", context="notebook")
-    figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.6), squeeze=False)
+    figure, axes = plt.subplots(1, len(datasets), figsize=(PANEL_WIDTH * len(datasets), 4.8), squeeze=False,
+                                layout="constrained")
     annotations = []
     for ax, dataset in zip(axes[0], datasets):
         subset = runs[runs["dataset"] == dataset]
@@ -158,23 +223,95 @@ def draw_scaling(runs: pd.DataFrame):
                             legend=False, zorder=3)
             for row in series.itertuples():
                 annotations.append(ax.annotate(row.setting, (row.x, row.y), textcoords="offset points",
-                                               xytext=(4, 5), fontsize=LABEL_FONTSIZE, color=palette[name]))
+                                               xytext=(4, 5), fontsize=LABEL_FONTSIZE, color=palette[name],
+                                               bbox=LABEL_BOX, zorder=5))
         samples = int(subset["samples"].max()) if len(subset) else 0
         ax.set_title(f"{DATASET_TITLES.get(dataset, dataset)} (n={samples})")
-        ax.set_xlabel(COMPUTE_AXIS)
+        ax.set_xlabel("mean compute tokens (log scale)")
         ax.set_ylabel("accuracy (%), 95 % interval")
         budget_ticks(ax, subset)
         ax.set_ylim(-3, 103)
     handles = [plt.Line2D([0], [0], marker=markers[n], color=palette[n], label=n) for n in names]
-    figure.legend(handles=handles, loc="lower center", ncol=len(names), bbox_to_anchor=(0.5, -0.06), frameon=False)
-    figure.suptitle("Test-time scaling: accuracy vs. compute tokens")
-    figure.tight_layout()
+    # the note under the title: below the panels it would share its place with the legend
+    figure.suptitle("Test-time scaling: accuracy vs. compute tokens\n"
+                    + textwrap.fill(COMPUTE_NOTE, width=int(14 * PANEL_WIDTH * len(datasets))), fontsize=11)
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(names), LEGEND_COLUMNS), frameon=False)
+    figure.canvas.draw()  # tick labels get their text and place (constrained layout)
+    thin_tick_labels(figure)
     spread_labels(figure, annotations)
     return figure
 
 
+def _text_figure(text: str):
+    figure, ax = plt.subplots(figsize=(6, 1.6))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    return figure
+
+
 def scaling_figure(runs: pd.DataFrame, path: str | Path) -> None:
-    _save(draw_scaling(runs), path)
+    """The brief's figure: truncation, budget forcing and class-conditional (with the baseline)."""
+    chosen = brief_runs(runs)
+    _save(draw_scaling(chosen) if len(chosen) else _text_figure(
+        "No truncation, budget-forcing or class-conditional run."), path)
+
+
+def draw_other_methods(runs: pd.DataFrame):
+    """One panel per method not in the brief's figure (registry order): x = mean compute tokens
+    (log2), y = accuracy (%) with its 95 % interval, one colour per dataset, one line style per
+    model (the lead model solid); each run labelled with its setting. A text panel when no
+    other method ran."""
+    from workflow_scripts.methods import METHODS
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    methods = [name for name in METHODS if name in set(runs["method"])]
+    if not methods:
+        return _text_figure("No method beyond truncation, budget forcing and class-conditional ran.")
+    columns = min(len(methods), 3)
+    rows = math.ceil(len(methods) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 3.7 * rows), squeeze=False,
+                                layout="constrained")
+    datasets = [d for d in DATASET_ORDER if d in set(runs["dataset"])] + sorted(set(runs["dataset"]) - set(DATASET_ORDER))
+    colours = dict(zip(datasets, sns.color_palette("colorblind", n_colors=max(len(datasets), 3))))
+    models = sorted(set(runs["model"]), key=lambda m: (m != lead_model(runs["model"]), m))
+    styles = dict(zip(models, ("-", "--", ":", "-.") * len(models)))
+    annotations = []
+    for ax, method in zip(axes.flat, methods):
+        subset = runs[runs["method"] == method]
+        for (model, dataset), series in subset.groupby(["model", "dataset"], sort=False):
+            series = _run_order(series).assign(x=lambda f: f["compute_tokens_mean"], y=lambda f: f["accuracy"] * 100)
+            colour = colours[dataset]
+            ax.errorbar(series["x"], series["y"], yerr=_interval(series), color=colour, linestyle=styles[model],
+                        marker=DATASET_MARKERS.get(dataset, "o"), markersize=5, capsize=2, linewidth=1.3, alpha=0.9)
+            for row in series.itertuples():
+                annotations.append(ax.annotate(row.setting, (row.x, row.y), textcoords="offset points",
+                                               xytext=(4, 4), fontsize=LABEL_FONTSIZE - 1, color=colour,
+                                               bbox=LABEL_BOX, zorder=5))
+        ax.set_title(get_method(method).label, fontsize=10)
+        ax.set_xlabel("mean compute tokens", fontsize=9)
+        ax.set_ylabel("accuracy (%), 95 % interval", fontsize=9)
+        budget_ticks(ax, subset)
+        ax.tick_params(labelsize=8)
+        ax.set_ylim(-3, 108)
+    for ax in axes.flat[len(methods):]:
+        ax.axis("off")
+    handles = [plt.Line2D([0], [0], color=colours[d], marker=DATASET_MARKERS.get(d, "o"), label=DATASET_TITLES.get(d, d))
+               for d in datasets]
+    if len(models) > 1:
+        handles += [plt.Line2D([0], [0], color="grey", linestyle=styles[m], label=f"model {m}") for m in models]
+    figure.suptitle("The other methods: accuracy vs. mean compute tokens (thinking; response for direct answers)",
+                    fontsize=11)
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), LEGEND_COLUMNS + 2),
+                  frameon=False, fontsize=9)
+    figure.canvas.draw()  # tick labels get their text and place (constrained layout)
+    thin_tick_labels(figure)
+    spread_labels(figure, annotations, step=LABEL_FONTSIZE)
+    return figure
+
+
+def other_methods_figure(runs: pd.DataFrame, path: str | Path) -> None:
+    """The second scaling figure: every method not in the brief's (see :func:`draw_other_methods`)."""
+    _save(draw_other_methods(other_runs(runs)), path)
 
 
 def method_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:

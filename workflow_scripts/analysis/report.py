@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,22 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from workflow_scripts.analysis import metrics as metrics_module
 from workflow_scripts.analysis.bootstrap import NO_DETECTABLE_SCALING
-from workflow_scripts.analysis.bootstrap import __doc__ as BOOTSTRAP_DOC
-from workflow_scripts.analysis.tables import read_runs
-from workflow_scripts.analysis.failures import __doc__ as FAILURES_DOC
-from workflow_scripts.analysis.comparison import __doc__ as COMPARISON_DOC
-from workflow_scripts.analysis.comparison import findings, table3
-from workflow_scripts.analysis.cost import __doc__ as COST_DOC
+from workflow_scripts.analysis.comparison import findings, method_name, table3
 from workflow_scripts.analysis.cost import cost_summary, read_cost
-from workflow_scripts.analysis.metrics import budget_trend
-from workflow_scripts.config import eval_set_names, model_entries, trains_here
+from workflow_scripts.analysis.metrics import best_run
+from workflow_scripts.analysis.plots import BRIEF_METHODS
+from workflow_scripts.analysis.tables import read_runs
+from workflow_scripts.config import eval_set_names, evaluation_grid, model_entries, trains_here
 from workflow_scripts.methods import METHODS
 
 NOT_AVAILABLE = "not available"
-MAX_LISTED_DISAGREEMENTS = 20  # the rest stay in analysis/grader_audit.json
+MAX_LISTED_DISAGREEMENTS = 5  # the rest stay in analysis/grader_audit.json
+DOCS = Path(__file__).resolve().parents[2] / "docs"  # the repository's docs/, linked from the appendix
+RISES, FALLS = "rises", "falls"
+# Tables of the run, linked from the appendix (names of the research_report rule's inputs).
+APPENDIX_TABLES = ("runs", "metrics", "differences", "natural_stop", "cost", "failures", "examples_index", "examples",
+                   "audit")
 # Report inputs (the names of the research_report rule's inputs) that are figures of other stages.
 STAGE_FIGURES = (
     ("Curation: rows per stage", "curation_stages"),
@@ -41,18 +41,6 @@ STAGE_FIGURES = (
     ("Curation: trace lengths", "curation_lengths"),
     ("Training: loss curve", "loss_curve"),
 )
-ANALYSIS_FIGURES = ("scaling", "methods", "failures_plot", "examples")
-RUN_COLUMNS = ["model", "dataset", "method", "setting", "samples_per_question", "samples", "accuracy",
-               "accuracy_ci_low", "accuracy_ci_high", "accuracy_sample_sd", "accuracy_sample_min",
-               "accuracy_sample_max", "parse_failures", "compute",
-               "compute_tokens_mean", "cap_hit_share", "waits_mean", "exceed_share"]
-METRIC_COLUMNS = ["model", "dataset", "method", "runs", "control_exceed", "control_paper", "budget_error",
-                  "scaling_ls", "scaling_ls_95ci", "scaling_ls_undefined_resamples", "compute_spread",
-                  "scaling_verdict", "scaling_pp_per_1k", "scaling_pp_per_1k_95ci", "scaling_pp_per_1k_verdict",
-                  "scaling_per_doubling", "scaling_per_doubling_95ci", "scaling_per_doubling_verdict",
-                  "max_accuracy", "max_accuracy_setting"]
-DIFFERENCE_COLUMNS = ["model", "dataset", "budget", "setting_a", "setting_b", "accuracy_a", "accuracy_b",
-                      "difference", "difference_95ci", "verdict", "p_value", "p_holm", "holm_verdict"]
 
 
 def interval_text(low, high, scale: float = 1.0) -> str:
@@ -60,43 +48,6 @@ def interval_text(low, high, scale: float = 1.0) -> str:
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high)):
         return ""
     return f"[{_format(float(low) * scale)}, {_format(float(high) * scale)}]"
-
-
-def metrics_display(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
-    """metrics.tsv with the Scaling intervals in accuracy points per 1,000 compute tokens and
-    (already in points) per doubling of compute tokens."""
-    if metrics is None:
-        return None
-    doubling = [interval_text(lo, hi) for lo, hi in zip(metrics.get("scaling_per_doubling_ci_low", pd.Series(
-        float("nan"), index=metrics.index)), metrics.get("scaling_per_doubling_ci_high", pd.Series(
-            float("nan"), index=metrics.index)))]
-    return metrics.assign(scaling_ls_95ci=[interval_text(lo, hi) for lo, hi in
-                                           zip(metrics["scaling_ls_ci_low"], metrics["scaling_ls_ci_high"])],
-                          scaling_pp_per_1k_95ci=[interval_text(lo, hi, 1e5) for lo, hi in
-                                                  zip(metrics["scaling_ci_low"], metrics["scaling_ci_high"])],
-                          scaling_verdict=metrics["scaling_verdict"].fillna(""),
-                          scaling_per_doubling_95ci=doubling,
-                          scaling_per_doubling_verdict=metrics.get(
-                              "scaling_per_doubling_verdict", pd.Series("", index=metrics.index)).fillna(""))
-
-
-def differences_display(differences: pd.DataFrame | None) -> pd.DataFrame | None:
-    if differences is None:
-        return None
-    return differences.assign(difference_95ci=[interval_text(lo, hi) for lo, hi in
-                                               zip(differences["difference_low"], differences["difference_high"])],
-                              setting_a=differences["method_a"] + "/" + differences["setting_a"],
-                              setting_b=differences["method_b"] + "/" + differences["setting_b"])
-
-
-def trend_with_verdict(trend: pd.DataFrame, metrics: pd.DataFrame | None) -> pd.DataFrame:
-    """The budget trend beside the paired-bootstrap verdict on each model's truncation Scaling."""
-    if metrics is None:
-        return trend
-    chosen = metrics[metrics["method"] == "truncation"]
-    verdicts = dict(zip(zip(chosen["model"], chosen["dataset"]), chosen["scaling_verdict"].fillna("")))
-    keys = pd.Series(list(zip(trend["model"], trend["dataset"])), index=trend.index, dtype=object)
-    return trend.assign(scaling_verdict=keys.map(verdicts).fillna(""))
 
 
 def model_rows(config: dict) -> list[dict]:
@@ -193,17 +144,38 @@ def compute_rows(sft_summary: Path | None, job_files: list[Path], config: dict) 
     return rows
 
 
-def predicted_compute(path: Path | None) -> list[str]:
-    """Lines of benchmarks/RESULTS.md that state GPU-hours (predictions for the full run)."""
-    if path is None or not path.exists():
-        return []
-    return [line.strip() for line in path.read_text().splitlines() if re.search(r"gpu.?hours?", line, re.I)][:20]
+def predicted_compute(path: Path | None) -> dict | None:
+    """The desk estimate of the full grid (benchmarks/generation_cost_results.json, written by
+    benchmarks/generation_cost.py): its table rows and what it assumed; None without the file."""
+    document = _read_json(path) if path is not None else None
+    if document is None:
+        return None
+    rates = document["throughput_tokens_per_s"]
+    rows = [{"thinking (assumed)": row["scenario"], "samples k": row["samples"],
+             "tokens from scratch (M)": row["tokens_from_scratch"] / 1e6, "with reuse (M)": row["tokens_reuse"] / 1e6,
+             **{f"GPU-hours {mode} at {rates[label] / 1000:.1f}K tok/s": row[f"gpu_hours_{key} ({label})"]
+                for mode, key in (("from scratch", "from_scratch"), ("with reuse", "reuse")) for label in rates}}
+            for row in document["rows"]]
+    return {"table": markdown_table(pd.DataFrame(rows).round(1)), "gpu": document["gpu"],
+            "kind": document["kind"], "source": document["throughput_source"],
+            "throughput": document["throughput_tokens_per_s"]}
 
 
 def model_name(source: str) -> str:
     """A model's display name: the last part of its hub id or folder ("Qwen/Qwen2.5-3B-Instruct"
     and "/models/Qwen2.5-3B-Instruct/" both give "Qwen2.5-3B-Instruct")."""
     return Path(str(source).rstrip("/")).name or str(source)
+
+
+def evaluated_models(config: dict) -> list[str]:
+    """The weights evaluated, once each: ``model.base`` for a model trained here or without a
+    source, else the model's source (hub id or folder)."""
+    names = []
+    for entry in model_entries(config):
+        source = config["model"]["base"] if entry.trains or entry.source is None else entry.source
+        if source not in names:
+            names.append(source)
+    return names
 
 
 def _line_count(path: Path) -> int | None:
@@ -238,8 +210,196 @@ def world_habits() -> dict:
     return {"paragraph_turns": PARAGRAPH_TURNS, "recheck_share": RECHECKED_SHARE, "slip_fixed_share": SLIP_FIXED_SHARE}
 
 
-def _section_doc(doc: str | None) -> str:
-    return (doc or "").strip()
+SCALING_UNIT = "points per doubling of compute tokens"
+
+
+def scaling_of(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Each method's least-squares Scaling in accuracy points per doubling with its 95 % interval
+    and the one verdict (metrics.tsv's ``scaling_ls``, ``scaling_ls_ci_low``/``_high``,
+    ``scaling_verdict``; docs/metrics.md), as columns ``scaling``, ``low``, ``high``, ``verdict``."""
+    names = {"scaling_ls": "scaling", "scaling_ls_ci_low": "low", "scaling_ls_ci_high": "high",
+             "scaling_verdict": "verdict"}
+    picked = metrics[["model", "dataset", "method", *names]].rename(columns=names)
+    return picked.assign(verdict=picked["verdict"].fillna(""))
+
+
+def _points(value: float) -> str:
+    return f"{value:+.1f}"
+
+
+def _interval_points(low: float, high: float) -> str:
+    return "" if any(math.isnan(float(v)) for v in (low, high)) else f" [{float(low):+.1f}, {float(high):+.1f}]"
+
+
+def headline_rows(metrics: pd.DataFrame | None, runs: pd.DataFrame | None) -> list[dict]:
+    """Per dataset (report order): the methods whose Scaling rises / falls with its interval, those
+    with no detectable scaling, and the best run (accuracy and interval from runs.tsv)."""
+    from workflow_scripts.analysis.plots import DATASET_ORDER, DATASET_TITLES
+
+    if metrics is None or runs is None or metrics.empty or runs.empty:
+        return []
+    scaling = scaling_of(metrics)
+    datasets = [d for d in DATASET_ORDER if d in set(runs["dataset"])] + sorted(set(runs["dataset"]) - set(DATASET_ORDER))
+    rows = []
+    for dataset in datasets:
+        chosen = scaling[scaling["dataset"] == dataset]
+        ordered = chosen.assign(_rank=chosen["method"].map({m: i for i, m in enumerate(METHODS)}),
+                                _model=(chosen["model"] != "sft").astype(int)).sort_values(["_model", "_rank", "model"])
+
+        def named(verdict: str, ordered=ordered) -> list[str]:
+            return [f"{method_name(r.model, r.method)} {_points(r.scaling)}{_interval_points(r.low, r.high)}"
+                    for r in ordered.itertuples() if r.verdict == verdict]
+
+        best = best_run(runs[runs["dataset"] == dataset])
+        # runs.tsv's chance line: the dataset's most common gold answer's share (one value per dataset)
+        chance = runs.loc[runs["dataset"] == dataset].get("chance_accuracy", pd.Series(dtype=float)).dropna()
+        rows.append({"chance": 100 * float(chance.iloc[0]) if len(chance) else None,
+                     "dataset": dataset, "title": DATASET_TITLES.get(dataset, dataset),
+                     "rises": named(RISES), "falls": named(FALLS),
+                     "flat": [method_name(r.model, r.method) for r in ordered.itertuples()
+                              if r.verdict == NO_DETECTABLE_SCALING],
+                     "best": {"name": method_name(best["model"], best["method"]), "setting": best["setting"],
+                              "accuracy": 100 * float(best["accuracy"]), "low": 100 * float(best["accuracy_ci_low"]),
+                              "high": 100 * float(best["accuracy_ci_high"]), "samples": int(best["samples"])}})
+    return rows
+
+
+def main_failure(metrics: pd.DataFrame | None, failures: pd.DataFrame | None) -> str | None:
+    """One sentence: how many (method, dataset) Scalings rise, fall or show nothing detectable,
+    the steepest fall, and the most frequent case of failures.tsv."""
+    if metrics is None or metrics.empty:
+        return None
+    scaling = scaling_of(metrics)
+    counts = scaling["verdict"].value_counts()
+    judged = int(sum(counts.get(v, 0) for v in (RISES, FALLS, NO_DETECTABLE_SCALING)))
+    if not judged:
+        return "no method has two runs that differ in compute tokens, so no Scaling could be judged"
+    text = (f"of {judged} method-dataset Scalings, {counts.get(RISES, 0)} rise, {counts.get(FALLS, 0)} fall and "
+            f"{counts.get(NO_DETECTABLE_SCALING, 0)} show no detectable scaling (the 95 % interval holds zero)")
+    unjudged = len(scaling) - judged
+    if unjudged:
+        text += f", {unjudged} more have no slope to judge (no compute spread or a single run)"
+    falls = scaling[scaling["verdict"] == FALLS].sort_values("scaling")
+    if len(falls):
+        worst = falls.iloc[0]
+        text += (f"; the steepest fall is {method_name(worst['model'], worst['method'])} on "
+                 f"{worst['dataset']} ({_points(worst['scaling'])}{_interval_points(worst['low'], worst['high'])} "
+                 f"{SCALING_UNIT})")
+    if failures is not None and len(failures):
+        kind, count = failures["kind"].value_counts().sort_index().sort_values(ascending=False, kind="stable").index[0], \
+            int(failures["kind"].value_counts().max())
+        text += f"; `failures.tsv` lists {len(failures)} case(s), most often `{kind}` ({count})"
+    return text
+
+
+def ordered_table3(metrics: pd.DataFrame | None) -> dict[str, str]:
+    """{dataset title: Table 3 as markdown}, datasets in the report's order (MATH500, AIME24, GPQA)."""
+    from workflow_scripts.analysis.plots import DATASET_ORDER, DATASET_TITLES
+
+    if metrics is None or metrics.empty:
+        return {}
+    tables = table3(metrics)
+    order = [d for d in DATASET_ORDER if d in tables] + sorted(set(tables) - set(DATASET_ORDER))
+    return {DATASET_TITLES.get(d, d): markdown_table(tables[d]) for d in order}
+
+
+def failing_findings(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The findings (comparison.findings) of the methods whose scaling fails somewhere."""
+    if metrics is None or metrics.empty:
+        return None
+    table = findings(metrics)
+    return table[~table["where scaling fails"].str.startswith("scales")]
+
+
+def failure_kinds(failures: pd.DataFrame | None) -> pd.DataFrame | None:
+    """failures.tsv summarised: cases per kind, with the methods they concern."""
+    if failures is None:
+        return None
+    rows = []
+    for kind, group in failures.groupby("kind", sort=True):
+        methods = sorted({f"{method_name(m, k)} ({d})" for m, k, d in zip(group["model"], group["method"], group["dataset"])})
+        rows.append({"kind": kind, "cases": len(group),
+                     "where": ", ".join(methods[:4]) + (f", ... {len(methods) - 4} more" if len(methods) > 4 else "")})
+    return pd.DataFrame(rows, columns=["kind", "cases", "where"])
+
+
+def example_rows(examples: pd.DataFrame | None, output: Path, results: Path) -> pd.DataFrame | None:
+    """One example per (dataset, kind), from the brief's methods where the dataset has them, each
+    linked to its full graded shard."""
+    from workflow_scripts.analysis.plots import BRIEF_METHODS
+
+    if examples is None or examples.empty:
+        return None
+    rank = {name: i for i, name in enumerate(METHODS)}  # registry order: truncation first
+    ranked = examples.assign(_brief=~examples["method"].isin(BRIEF_METHODS), _model=examples["model"] != "sft",
+                             _rank=examples["method"].map(rank))
+    rows = []
+    for (dataset, kind), group in ranked.groupby(["dataset", "kind"], sort=True):
+        row = group.sort_values(["_brief", "_model", "_rank", "setting", "id"], kind="stable").iloc[0]
+        link = os.path.relpath(results / row["shard"], output.parent)
+        rows.append({"dataset": dataset, "kind": kind, "run": f"{row['model']}/{row['method']}/{row['setting']}",
+                     "id": row["id"], "correct": bool(row["correct"]), "compute tokens": row["compute_tokens"],
+                     "full sample": f"[{row['shard']}]({link})"})
+    return pd.DataFrame(rows)
+
+
+def shard_links(job_files: list[Path], eval_names: list[str], output: Path) -> list[str]:
+    """Per configuration (its generation job folder): links to its generation and graded shards."""
+    rows = []
+    for job in job_files:
+        folder = job.parent
+        graded = Path(*[("graded" if part == "generation" else part) for part in folder.parts])
+        generated = " ".join(f"[{name}]({os.path.relpath(folder / f'{name}.jsonl', output.parent)})" for name in eval_names)
+        graded_links = " ".join(f"[{name}]({os.path.relpath(graded / f'{name}.jsonl', output.parent)})"
+                                for name in eval_names)
+        rows.append(f"`{'/'.join(folder.parts[-3:])}`: {generated}; graded {graded_links}")
+    return rows
+
+
+GRADERS = {"math500": "MATH500 by math-verify with a normalised-string fallback",
+           "aime24": "AIME24 by integer comparison", "gpqa": "GPQA by the chosen letter, never a default letter"}
+
+
+def audit_lines(audit: dict | None) -> list[str]:
+    """The grader audit per benchmark, with at most MAX_LISTED_DISAGREEMENTS disagreements each."""
+    lines = []
+    for name, part in (audit or {}).items():
+        extra = f"; {part['without_solution']} rows without a reference solution" if part.get("without_solution") else ""
+        none = "" if part["disagreements"] else "; no disagreements"
+        lines.append(f"- **{name}**: **{part['agree']}/{part['n']}** graded correct "
+                     f"({100 * part['agreement']:.1f} %){extra}{none}.")
+        for d in part["disagreements"][:MAX_LISTED_DISAGREEMENTS]:
+            lines.append(f"  - id `{d['id']}`: gold `{d['gold']}`, extracted `{d['extracted']}`"
+                         + (" (no final answer found)" if d.get("parse_failed") else ""))
+        if len(part["disagreements"]) > MAX_LISTED_DISAGREEMENTS:
+            lines.append(f"  - ... and {len(part['disagreements']) - MAX_LISTED_DISAGREEMENTS} more "
+                         "(all in `analysis/grader_audit.json`).")
+    return lines
+
+
+def grading_line(eval_names: list[str]) -> str:
+    """How the run's eval sets are graded (docs/grading.md has the rules)."""
+    return "; ".join(GRADERS[name] for name in eval_names if name in GRADERS)
+
+
+def ran_methods(config: dict) -> dict:
+    """What the grid ran: per method of a thinking model its description line; the direct-answer
+    models with the methods they ran; the set of every method that ran."""
+    grid = evaluation_grid(config)
+    formats = {entry.name: entry.format for entry in model_entries(config)}
+    generation = config["generation"]
+    thinking = [name for name in METHODS if any(s.method == name and formats[s.model] == "think" for s in grid)]
+    direct = {}
+    for spec in grid:
+        if formats[spec.model] == "direct":
+            direct.setdefault(spec.model, [])
+            if spec.method not in direct[spec.model]:
+                direct[spec.model].append(spec.method)
+    return {"lines": [METHODS[name].describe(generation[name]) for name in thinking],
+            "direct": [{"model": model, "methods": methods,
+                        "lines": [METHODS[m].describe(generation[m]) for m in methods if m == "parallel"]}
+                       for model, methods in direct.items()],
+            "all": {spec.method for spec in grid}}
 
 
 def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
@@ -254,78 +414,72 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
     def tsv(name: str) -> pd.DataFrame | None:
         return _read_tsv(path(name)) if path(name) else None
 
-    def relative(name: str) -> str:  # figures are linked relative to REPORT.md
-        return os.path.relpath(path(name), output.parent)
+    def relative(target: Path | str) -> str:  # links are relative to REPORT.md
+        return os.path.relpath(target, output.parent)
 
     runs = tsv("runs")
     metrics = tsv("metrics")
     cost = read_cost(path("cost")) if path("cost") and path("cost").exists() else None
-    trend = trend_with_verdict(budget_trend(runs), metrics) if runs is not None and len(runs) else None
     curation = _read_json(path("curation")) if path("curation") else None
     audit = _read_json(path("audit")) if path("audit") else None
-    examples = tsv("examples_index")
     failures = tsv("failures")
     tests = junit_summary(path("tests")) if path("tests") else None
     generation = config["generation"]
     synthetic = config["synthetic_world"] is not None
+    ran = ran_methods(config)
+    results = output.parent
+    job_files = [Path(p) for p in inputs.get("jobs", [])]
+    has_runs = runs is not None and len(runs)
+    brief = has_runs and runs["method"].isin(BRIEF_METHODS).any()
+    others = has_runs and (~runs["method"].isin(BRIEF_METHODS)).any()
     return {
         "run_name": config["run_name"],
         "config": config,
         "synthetic": synthetic,
-        "base_name": "the synthetic world's tiny model" if synthetic else model_name(config["model"]["base"]),
+        "title": "the synthetic world" if synthetic else " and ".join(evaluated_models(config)),
+        "base_name": "the synthetic world's tiny model" if synthetic else " and ".join(
+            model_name(source) for source in evaluated_models(config)),
         "evaluation": evaluation_rows(config, runs, [Path(p) for p in inputs.get("eval_sets", [])]),
         "eval_names": eval_set_names(config),
+        "grading": grading_line(eval_set_names(config)),
         "models": model_rows(config),
-        "direct_models": [f"`{m.name}`" for m in model_entries(config) if m.format == "direct"],
         "trained": trains_here(config),
         "generation": generation,
-        # One line per configured method, from its registry entry (workflow_scripts/methods/).
-        "method_lines": [method.describe(generation[name]) for name, method in METHODS.items()
-                         if name in generation and any(True for _ in method.runs(generation[name]))],
-        "runs_table": markdown_table(runs, RUN_COLUMNS),
-        "metrics_table": markdown_table(metrics_display(metrics), METRIC_COLUMNS),
-        "differences_table": markdown_table(differences_display(tsv("differences")),
-                                            DIFFERENCE_COLUMNS, empty="no two methods share a budget"),
-        "comparisons": 0 if tsv("differences") is None else len(tsv("differences")),
-        "no_detectable_scaling": [] if metrics is None else [
-            f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
-            if r.get("scaling_verdict") == NO_DETECTABLE_SCALING],
-        "no_detectable_scaling_per_doubling": [] if metrics is None else [
-            f"{r['model']}/{r['method']} on {r['dataset']}" for r in metrics.to_dict("records")
-            if r.get("scaling_per_doubling_verdict") == NO_DETECTABLE_SCALING],
-        "natural_stop_table": markdown_table(tsv("natural_stop"), empty="no truncation runs"),
-        "table3": {dataset: markdown_table(table) for dataset, table in table3(metrics).items()}
-        if metrics is not None and len(metrics) else {},
-        "findings_table": markdown_table(findings(metrics), empty="no methods")
-        if metrics is not None and len(metrics) else NOT_AVAILABLE,
-        "comparison_notes": _section_doc(COMPARISON_DOC),
-        "world_habits": world_habits(),
-        "trend_table": markdown_table(trend, empty="fewer than two numeric truncation budgets")
-        if trend is not None else NOT_AVAILABLE,
-        "trend": trend.to_dict("records") if trend is not None else [],
-        "failures_table": markdown_table(failures, ["kind", "model", "dataset", "method", "from_setting",
-                                                    "to_setting", "detail"], empty="none detected"),
+        "ran": ran["all"],
+        "budgeted": bool(ran["all"] - {"parallel"}),  # some method that ran has a budget
+        "computes": sorted(set(runs["compute"])) if has_runs else [],  # thinking and/or (direct) response
+        "method_lines": ran["lines"],
+        "direct_runs": ran["direct"],
+        "headline": headline_rows(metrics, runs),
+        "main_failure": main_failure(metrics, failures),
+        "scaling_unit": SCALING_UNIT,
+        "table3": ordered_table3(metrics),
+        "failing_findings": markdown_table(failing_findings(metrics), empty="none: every method scales")
+        if metrics is not None else NOT_AVAILABLE,
+        "failure_kinds": markdown_table(failure_kinds(failures), empty="none detected"),
         "failures_count": 0 if failures is None else len(failures),
-        "examples_table": markdown_table(examples, empty="no examples"),
-        "metric_definitions": _section_doc(metrics_module.__doc__),
-        "failure_definitions": _section_doc(FAILURES_DOC),
-        "bootstrap_definition": _section_doc(BOOTSTRAP_DOC),
+        "world_habits": world_habits(),
+        "examples_table": markdown_table(example_rows(tsv("examples_index"), output, results), empty="no examples"),
         "curation": curation,
-        "curation_table": markdown_table(pd.DataFrame(
-            [{"stage or reason": k, "rows": v} for k, v in (curation or {}).get("dropped_by_reason", {}).items()]),
-            empty="no rows dropped") if curation else NOT_AVAILABLE,
-        "audit": audit,
+        "curation_table": ", ".join(f"{k} {v}" for k, v in (curation or {}).get("dropped_by_reason", {}).items())
+        or "none",
+        "audit_lines": audit_lines(audit),
         "tests": tests,
-        "compute_table": markdown_table(pd.DataFrame(compute_rows(path("sft"), [Path(p) for p in inputs.get("jobs", [])],
-                                                                  config)), empty=NOT_AVAILABLE),
-        "predicted_compute": predicted_compute(path("benchmarks")),
+        "compute_table": markdown_table(pd.DataFrame(compute_rows(path("sft"), job_files, config)), empty=NOT_AVAILABLE),
+        "predicted": predicted_compute(path("predicted")),
         "cost_table": markdown_table(cost, empty="no generation samples"),
         "cost": cost_summary(cost),
-        "cost_definition": _section_doc(COST_DOC),
         "sft": _read_json(path("sft")) if path("sft") else None,
-        "files": {name: relative(name) if path(name) else None for name in ANALYSIS_FIGURES},
-        # Figures of other stages, embedded when the run has them.
-        "stage_figures": [(title, relative(name)) for title, name in STAGE_FIGURES if path(name)],
+        # the brief's methods that ran, named in the main figure's title
+        "brief_labels": ", ".join(METHODS[m].label for m in BRIEF_METHODS if has_runs and (runs["method"] == m).any()),
+        "figures": {"scaling": relative(path("scaling")) if path("scaling") and brief else None,
+                    "scaling_others": relative(path("scaling_others")) if path("scaling_others") and others else None,
+                    "methods": relative(path("methods")) if path("methods") else None,
+                    "failures": relative(path("failures_plot")) if path("failures_plot") else None},
+        "tables": [(name, relative(path(name))) for name in APPENDIX_TABLES if path(name)],
+        "metrics_doc": relative(DOCS / "metrics.md"),
+        "stage_figures": [(title, relative(path(name))) for title, name in STAGE_FIGURES if path(name)],
+        "shards": shard_links(job_files, eval_set_names(config), output),
         "not_available": NOT_AVAILABLE,
         "max_listed": MAX_LISTED_DISAGREEMENTS,
     }
