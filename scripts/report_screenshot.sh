@@ -2,12 +2,19 @@
 # Render an HTML report (snakemake --report) in headless Chromium and save a screenshot, to look at
 # what a reader sees: the figures, their captions and the category navigation.
 #   scripts/report_screenshot.sh results/smoke/report.html /tmp/report.png [WIDTH,HEIGHT]
-# Chromium: /usr/bin/chromium (Debian: apt-get install -y chromium) or $CHROMIUM.
+# Chromium: $CHROMIUM, else chromium on PATH; missing, it is installed from Debian's packages when
+# this runs as root with apt-get (as CI does; S1_INSTALL_CHROMIUM=0 stops that).
 set -euo pipefail
 html=${1:?usage: $0 REPORT.html OUT.png [WIDTH,HEIGHT]}
 out=${2:?usage: $0 REPORT.html OUT.png [WIDTH,HEIGHT]}
 size=${3:-1400,2000}
 chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [[ -z "$chromium" && ${S1_INSTALL_CHROMIUM:-1} = 1 && $(id -u) = 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing chromium (apt-get, log: /tmp/s1-chromium-apt.log)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+        >/tmp/s1-chromium-apt.log 2>&1 || true
+    chromium=$(command -v chromium || true)
+fi
 if [[ -z "$chromium" ]]; then
     echo "error: no chromium on PATH (Debian: apt-get install -y chromium; or set CHROMIUM)" >&2
     exit 2

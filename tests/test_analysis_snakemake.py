@@ -190,15 +190,14 @@ def test_dag_report_has_the_audit_and_the_html_report_exists(smoke_run):
 
 def test_the_html_report_renders_in_a_headless_browser(smoke_run, repo_root, tmp_path):
     """snakemake --report's HTML opened in Chromium (scripts/report_screenshot.sh): the page renders
-    (a screenshot that is not blank). Skipped only where no Chromium is installed."""
-    import shutil
-
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium)")
+    (a screenshot that is not blank). The script installs Chromium where it can (root with apt-get, as
+    in CI); skipped only where there is no Chromium and no way to install it."""
     work, _ = smoke_run
     png = tmp_path / "report.png"
     done = subprocess.run(["bash", str(repo_root / "scripts" / "report_screenshot.sh"), str(work / "report.html"),
-                           str(png), "1400,1000"], capture_output=True, text=True, timeout=180)
+                           str(png), "1400,1000"], capture_output=True, text=True, timeout=600)
+    if done.returncode == 2 and "no chromium" in done.stderr:
+        pytest.skip("no chromium on PATH and none could be installed (Debian: apt-get install -y chromium)")
     assert done.returncode == 0, done.stderr
     image = Image.open(png).convert("RGB")
     assert image.size == (1400, 1000)
