@@ -149,7 +149,12 @@ def check_report_against_its_tables(text: str, results) -> None:
                 f"{100 * best['accuracy']:.1f} % [{100 * best['accuracy_ci_low']:.1f}, "
                 f"{100 * best['accuracy_ci_high']:.1f}]") in line
         chance = runs.loc[runs["dataset"] == dataset, "chance_accuracy"].dropna()
-        assert (f"; chance {100 * chance.iloc[0]:.1f} %)." in line) if len(chance) else ("chance" not in line)
+        if len(chance):
+            below = 100 * best["accuracy_ci_high"] < 100 * chance.iloc[0]
+            assert f"; chance {100 * chance.iloc[0]:.1f} %" in line
+            assert ("even the best run's interval stays below" in line) == below
+        else:
+            assert "chance" not in line
         for verdict in ("rises", "falls"):
             for row in scaling[(scaling["dataset"] == dataset) & (scaling["verdict"] == verdict)].itertuples():
                 assert (f"{method_name(row.model, row.method)} {row.scaling:+.1f} [{row.low:+.1f}, {row.high:+.1f}]"
