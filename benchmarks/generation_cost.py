@@ -101,6 +101,14 @@ def sample_thinking(spec, config: dict, first: int, after_wait: int, cap) -> int
     raise ValueError(f"no cost rule for method {spec.method!r}")
 
 
+def thinking_cap(generation: dict, prompt: int):
+    """cap(budget): the thinking limit of a sample with ``prompt`` prompt tokens (the workflow's rule)."""
+    def cap(budget):
+        return thinking_limit(budget, prompt_len=prompt, max_model_len=generation["engine"]["max_model_len"],
+                              answer_reserve=generation["answer_reserve_tokens"], transition_len=TRANSITION)
+    return cap
+
+
 def predict(config: dict, lengths: dict, samples: int, questions: dict[str, int]) -> dict:
     """Generated tokens of the grid from scratch and with reuse, and the prefill reuse adds."""
     generation = config["generation"]
@@ -110,11 +118,7 @@ def predict(config: dict, lengths: dict, samples: int, questions: dict[str, int]
     for dataset, count in questions.items():
         first, after_wait = lengths[dataset]
         prompt = PROMPT_TOKENS[dataset]
-
-        def cap(budget, prompt=prompt):
-            return thinking_limit(budget, prompt_len=prompt, max_model_len=generation["engine"]["max_model_len"],
-                                  answer_reserve=generation["answer_reserve_tokens"], transition_len=TRANSITION)
-
+        cap = thinking_cap(generation, prompt)
         for trajectory in plan.values():  # one per question and sample, generated once with reuse
             shared = samples * count * budget_forcing_thinking(first, after_wait, trajectory.n, cap(trajectory.budget))
             reuse, derivable_reuse = reuse + shared, derivable_reuse + shared

@@ -41,12 +41,12 @@ import numpy as np  # noqa: E402
 
 from generation_cost import (  # noqa: E402
     ANSWER_TOKENS, BASE_RESPONSE_TOKENS, PROMPT_TOKENS, TRANSITION, budget_forcing_thinking, sample_thinking,
+    thinking_cap,
 )
 from workflow_scripts.config.grid import TRAJECTORY  # noqa: E402
 from workflow_scripts.config import (  # noqa: E402
     derives_thinking, evaluation_grid, generation_jobs, load_config, model_entry, trajectory_plan,
 )
-from workflow_scripts.generation.budgets import thinking_limit  # noqa: E402
 
 PROBE_HALF_DECODE = 128  # a probe's mean extra context over its 256 decode steps
 # s1-32B's average thinking per dataset at its longest budget-forcing point (s1, Figure 1: about
@@ -114,11 +114,7 @@ def grid_rounds(config: dict, lengths: dict, samples: int, answer_tokens: int) -
     for dataset, count in questions.items():
         first, after_wait = lengths[dataset]
         prompt = PROMPT_TOKENS[dataset]
-
-        def cap(budget, prompt=prompt):
-            return thinking_limit(budget, prompt_len=prompt, max_model_len=generation["engine"]["max_model_len"],
-                                  answer_reserve=generation["answer_reserve_tokens"], transition_len=TRANSITION)
-
+        cap = thinking_cap(generation, prompt)
         for trajectory in plan.values():
             thinking = budget_forcing_thinking(first, after_wait, trajectory.n, cap(trajectory.budget))
             rounds.setdefault(group_of[(trajectory.model, TRAJECTORY, trajectory.setting)], []).append(Round(samples * count, prompt, thinking))

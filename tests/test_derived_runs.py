@@ -16,12 +16,10 @@ from __future__ import annotations
 import pytest
 
 import test_generation_engine as engine_tests
-from test_generation_engine import ANSWER_MAX, MAX_MODEL_LEN, RESERVE, SETTINGS, build_tiny_model
+from test_generation_engine import MAX_MODEL_LEN, SETTINGS, build_tiny_model, engine_context
 from workflow_scripts.generation.cli import member_spec
 from workflow_scripts.methods.budget_forcing import ForcingRule, forcing_ids
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
-from workflow_scripts.generation.pipeline import GenerationContext
-from workflow_scripts.generation.prompts import FormatTokens
 from workflow_scripts.generation.trajectory import (
     TrajectoryError, cut, derived_samples, generate_trajectories, parse_trajectory_setting, trajectory_key,
 )
@@ -116,13 +114,8 @@ def test_trajectory_settings_parse_and_name_their_run():
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory, qwen_tokenizer):
-    from workflow_scripts.generation.engine import Engine
-
-    model = build_tiny_model(tmp_path_factory.mktemp("tiny_qwen2_derived"), qwen_tokenizer)
-    engine = Engine(str(model), DETERMINISTIC, seed=42, tokenizer_size=len(qwen_tokenizer))
-    return GenerationContext(engine=engine, tokenizer=qwen_tokenizer,
-                             tokens=FormatTokens.from_tokenizer(qwen_tokenizer, model),
-                             answer_reserve_tokens=RESERVE, answer_max_tokens=ANSWER_MAX)
+    return engine_context(build_tiny_model(tmp_path_factory.mktemp("tiny_qwen2_derived"), qwen_tokenizer),
+                          DETERMINISTIC, qwen_tokenizer)
 
 
 def _trajectories(ctx, records):

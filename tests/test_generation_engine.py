@@ -45,7 +45,9 @@ IM_START, IM_END = 151644, 151645
 PADDING_ID = 151800  # an embedding row past the tokenizer's 151,665 ids
 
 
-def build_tiny_model(out_dir, tokenizer, stop_scale: float = 0.5):
+def tiny_qwen2(out_dir, tokenizer, shape_output=None):
+    """A 2-layer random Qwen2 with the real vocabulary, saved with ``tokenizer``; ``shape_output``
+    edits its output layer (under no_grad) before saving."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -54,13 +56,30 @@ def build_tiny_model(out_dir, tokenizer, stop_scale: float = 0.5):
                          tie_word_embeddings=False, eos_token_id=IM_END, bos_token_id=151643)
     torch.manual_seed(42)
     model = Qwen2ForCausalLM(config)
-    with torch.no_grad():
-        for token in (IM_START, IM_END, PADDING_ID):
-            row = model.lm_head.weight[token]
-            model.lm_head.weight[token] = row / row.norm() * stop_scale
+    if shape_output is not None:
+        with torch.no_grad():
+            shape_output(model.lm_head.weight)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def build_tiny_model(out_dir, tokenizer, stop_scale: float = 0.5):
+    """The tiny Qwen2 whose stop ids and a padding id get logits of a fixed scale (it stops now and then)."""
+    def scale_stops(weight):
+        for token in (IM_START, IM_END, PADDING_ID):
+            weight[token] = weight[token] / weight[token].norm() * stop_scale
+
+    return tiny_qwen2(out_dir, tokenizer, scale_stops)
+
+
+def engine_context(model, engine_settings, tokenizer) -> GenerationContext:
+    """A real vLLM engine on ``model`` and the generation context the pipeline takes."""
+    from workflow_scripts.generation.engine import Engine
+
+    engine = Engine(str(model), engine_settings, seed=42, tokenizer_size=len(tokenizer))
+    return GenerationContext(engine=engine, tokenizer=tokenizer, tokens=FormatTokens.from_tokenizer(tokenizer, model),
+                             answer_reserve_tokens=RESERVE, answer_max_tokens=ANSWER_MAX)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,11 @@ import sys
 
 import pytest
 
-from test_generation_engine import ANSWER_MAX, ENGINE, IM_END, RESERVE, SETTINGS, SOURCES
+from test_generation_engine import ANSWER_MAX, ENGINE, SETTINGS, SOURCES, engine_context, tiny_qwen2
 from workflow_scripts.data import load_benchmark
 from workflow_scripts.generation.cli import job_resume_key
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
-from workflow_scripts.generation.pipeline import GenerationContext
-from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
+from workflow_scripts.generation.prompts import prompt_ids
 from workflow_scripts.generation.seeds import answer_seed, round_seed, sample_seed, seeded_samples
 
 SAMPLES, TRIES = 16, 8  # the real grid's parallel k and rejection sampling's max_tries
@@ -105,30 +104,13 @@ def test_sampled_shards_get_new_resume_keys(run):
 def build_prompt_blind_model(out_dir, tokenizer):
     """A tiny Qwen2 whose output layer is zero: every next token is uniform over the vocabulary
     whatever the prompt, so a sampled output is a function of its seed alone."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    config = Qwen2Config(vocab_size=151936, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, head_dim=32, max_position_embeddings=1024,
-                         tie_word_embeddings=False, eos_token_id=IM_END, bos_token_id=151643)
-    torch.manual_seed(42)
-    model = Qwen2ForCausalLM(config)
-    with torch.no_grad():
-        model.lm_head.weight.zero_()
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return tiny_qwen2(out_dir, tokenizer, lambda weight: weight.zero_())
 
 
 @pytest.fixture(scope="module")
 def blind_ctx(tmp_path_factory, qwen_tokenizer):
-    from workflow_scripts.generation.engine import Engine
-
-    model = build_prompt_blind_model(tmp_path_factory.mktemp("blind_qwen2"), qwen_tokenizer)
-    engine = Engine(str(model), ENGINE, seed=42, tokenizer_size=len(qwen_tokenizer))
-    return GenerationContext(engine=engine, tokenizer=qwen_tokenizer,
-                             tokens=FormatTokens.from_tokenizer(qwen_tokenizer, model),
-                             answer_reserve_tokens=RESERVE, answer_max_tokens=ANSWER_MAX)
+    return engine_context(build_prompt_blind_model(tmp_path_factory.mktemp("blind_qwen2"), qwen_tokenizer), ENGINE,
+                          qwen_tokenizer)
 
 
 @pytest.fixture(scope="module")
