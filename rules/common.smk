@@ -118,9 +118,7 @@ def trajectory_paths(models=None):
 # `--sdm conda`: the CPU stack for CPU-only configs (smoke), else the GPU stack.
 # The GPU wrapper every GPU-capable rule runs its command through (claims free, idle cards).
 GPU_RUN = "python -m workflow_scripts.gpu.run" + (
-    f" --busy-memory-mib {config['gpu_claim']['busy_memory_mib']}"
-    if config["gpu_claim"]["busy_memory_mib"]
-    else ""
+    f" --busy-memory-mib {config['gpu_claim']['busy_memory_mib']}" if config["gpu_claim"]["busy_memory_mib"] else ""
 )
 _CPU_ONLY = config["training"]["gpus"] == 0 and config["generation"]["gpus_per_job"] == 0
 CONDA_ENV = "../envs/workflow-cpu.yaml" if _CPU_ONLY else "../envs/workflow-gpu.yaml"
