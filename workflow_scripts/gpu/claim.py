@@ -112,6 +112,10 @@ def _foreign(busy: Mapping[str, str], lock_dir: Path) -> dict[str, str]:
     return {device: why for device, why in busy.items() if device not in held}
 
 
+def _describe_busy(busy: Mapping[str, str]) -> str:
+    return "; ".join(f"{d}: {why}" for d, why in busy.items())
+
+
 def _describe_holders(lock_dir: Path, pool: Sequence[str]) -> str:
     busy = holders(lock_dir, pool)
     return "; ".join(f"{d}: {note}" for d, note in busy.items()) or "none (just freed)"
@@ -123,7 +127,7 @@ def try_claim(n: int, pool: Sequence[str], lock_dir: Path, busy: Mapping[str, st
     for device in pool:
         if len(got_devices) == n:
             break
-        if busy and device in busy:
+        if device in (busy or {}):
             continue
         fd = _try_lock(lock_path(lock_dir, device))
         if fd is not None:
@@ -175,7 +179,7 @@ def claim_devices(
         in_use = _foreign(busy(pool), lock_dir) if busy else {}
         if set(in_use) != set(logged_busy):
             if in_use:
-                log("skipping busy GPU(s): " + "; ".join(f"{d}: {why}" for d, why in in_use.items()))
+                log(f"skipping busy GPU(s): {_describe_busy(in_use)}")
             else:
                 log("no GPU is busy outside this workflow any more")
             logged_busy = in_use
@@ -188,7 +192,7 @@ def claim_devices(
         if waited >= timeout:
             raise GpuClaimError(
                 f"no {n} free GPU(s) among {len(pool)} after {waited:.0f} s; held: {_describe_holders(lock_dir, pool)}"
-                + (f"; busy outside this workflow: {'; '.join(f'{d}: {why}' for d, why in in_use.items())}" if in_use else "")
+                + (f"; busy outside this workflow: {_describe_busy(in_use)}" if in_use else "")
             )
         if last_log is None or time.monotonic() - last_log >= log_every:
             log(
