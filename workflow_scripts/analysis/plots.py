@@ -26,6 +26,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from workflow_scripts.analysis.failures import budget_sort_key  # noqa: E402
+from workflow_scripts.data.benchmarks import BENCHMARKS  # noqa: E402
 from workflow_scripts.analysis.metrics import METHOD_KEYS, best_run, numeric_budget  # noqa: E402
 from workflow_scripts.analysis.verdicts import (  # noqa: E402
     FALLS, NO_COMPUTE_SPREAD, NO_DETECTABLE_SCALING, RISES, SINGLE_RUN,
@@ -33,7 +34,7 @@ from workflow_scripts.analysis.verdicts import (  # noqa: E402
 from workflow_scripts.methods import get_method  # noqa: E402
 
 DATASET_TITLES = {"math500": "MATH500", "aime24": "AIME24", "gpqa": "GPQA-Diamond"}
-DATASET_ORDER = ("math500", "aime24", "gpqa")
+DATASET_ORDER = BENCHMARKS  # report order: the eval sets as workflow_scripts.data defines them
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: byte-identical reruns
 COMPUTE_AXIS = "mean compute tokens (thinking; response for direct answers)"
 COMPUTE_NOTE = "compute tokens: a sample's thinking tokens, or its whole response for direct answers (square markers)"
