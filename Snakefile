@@ -24,6 +24,7 @@ wildcard_constraints:
     model="|".join(re.escape(name) for name in MODELS),
     method=method_constraint() + "|trajectory",
     setting=setting_constraint(),
+    part=r"\d+of\d+",
 
 
 include: "rules/world.smk"

@@ -10,6 +10,8 @@ Each subcommand is one process and at most one engine, so start-up is measured f
     python benchmarks/gpu_generation.py raw --model M --eval-dir D --out R.json [--engine JSON] [--probes]
     python benchmarks/gpu_generation.py project --model M --eval-dir D --out R.json [--engine JSON]
     python benchmarks/gpu_generation.py derived --model M --eval-dir D --out R.json   # derived vs from scratch
+    python benchmarks/gpu_generation.py grid --model M --eval-dir D --out R.json      # the grid: merged vs separate
+    python benchmarks/gpu_generation.py replay --model M --eval-dir D --out R.json    # raw vLLM on grid's calls
 
 ``raw`` submits the requests of a truncation run (100 MATH500 prompts of the project's think
 format, thinking capped at ``--budget``, then the answer round: prompt + thinking + the capped
@@ -19,6 +21,10 @@ generation CLI on the same run and reads its job.json. ``--probes`` adds decode-
 each context length C, as many sequences as the KV cache holds (at most ``max_num_seqs``) of C
 random prompt tokens are prefilled (1 new token) and then decoded for ``PROBE_DECODE`` tokens; the
 difference of the two timings is the decode time at that context and concurrency.
+``grid`` runs every run of the real config (both models) at a reduced scale (``GRID_SCALE``,
+``GRID_QUESTIONS``) on one engine, merged as the generate job runs them and separately as each
+run ran before issue 22 (engine start-ups are counted apart: ``start_s``); ``replay`` submits the
+merged calls to raw vLLM, the 0.9x throughput reference.
 ``derived`` runs a trajectory group (the trajectory and truncation runs cut from it) and the same
 truncation runs from scratch through the CLI, then counts the samples and tokens that differ.
 """
@@ -75,7 +81,8 @@ def build_model(out: Path, tokenizer_dir: Path) -> dict:
 def real_settings(args) -> dict:
     """The real config's generation settings (config.yaml, schema defaults), with ``--engine`` and
     ``--generation`` overrides (the latter only for a quick check with a tiny model)."""
-    settings = {**job_settings(load_config(REPO / "config.yaml"), ["truncation"]), **json.loads(args.generation)}
+    settings = {**job_settings(load_config(REPO / "config.yaml")["generation"], ["truncation"]),
+                **json.loads(args.generation)}
     settings["engine"] = engine_settings({**settings["engine"], **json.loads(args.engine)})
     return settings
 
@@ -154,25 +161,24 @@ def probes(llm, timed, tokenizer, kv_tokens: int | None, max_num_seqs: int, max_
     return rows
 
 
-def cli(model: str, eval_dir: Path, configs: list[dict], settings: dict, limit: int, env=None) -> None:
-    command = [sys.executable, "-m", "workflow_scripts.generation", "--model", model, "--model-name", "sft",
-               "--prompt-format", "think", "--configs", json.dumps(configs), "--settings", json.dumps(settings),
+def cli(model: str, eval_dir: Path, runs: list[dict], settings: dict, limit: int, work: Path, env=None) -> dict:
+    """The project's generate job (``samples``) on MATH500's first ``limit`` questions; its manifest."""
+    command = [sys.executable, "-m", "workflow_scripts.generation", "samples", "--model", model, "--model-name", "sft",
+               "--prompt-format", "think", "--runs", json.dumps(runs), "--settings", json.dumps(settings),
                "--limits", json.dumps({"math500": limit}), "--eval-sets", str(Path(eval_dir) / "math500.jsonl"),
-               "--seed", "42"]
+               "--seed", "42", "--store", str(work / "store"), "--manifest", str(work / "manifest.json")]
     subprocess.run(command, check=True, cwd=REPO, env=env)
+    return json.loads((work / "manifest.json").read_text())
 
 
 def project(args) -> dict:
-    out = Path(args.work) / "project"
     settings = real_settings(args)
     started = time.perf_counter()
-    cli(args.model, args.eval_dir, [{"method": "truncation", "setting": f"B{args.budget}", "out_dir": str(out)}],
-        settings, args.limit)
-    job = json.loads((out / "job.json").read_text())
-    rounds = job.get("rounds", [])
+    job = cli(args.model, args.eval_dir, [{"method": "truncation", "setting": f"B{args.budget}"}], settings, args.limit,
+              Path(args.work) / "project")
     return {"engine": settings["engine"], "wall_s": round(time.perf_counter() - started, 1),
             "start_s": job["engine_start_s"], "generate_s": job["generate_s"], "generated_tokens": job["generated_tokens"],
-            "tok_s": round(job["generated_tokens"] / job["generate_s"], 1), "rounds": rounds}
+            "tok_s": round(job["generated_tokens"] / job["generate_s"], 1), "calls": job["engine_calls"]}
 
 
 def compare_shards(a: Path, b: Path) -> dict:
@@ -197,18 +203,148 @@ def derived(args) -> dict:
     settings = real_settings(args)
     settings["truncation"] = {}
     work = Path(args.work) / ("derived-bi" if os.environ.get("VLLM_BATCH_INVARIANT") == "1" else "derived")
-    trajectory = {"method": "trajectory", "setting": f"B{max(budgets)}-n0", "out_dir": str(work / "trajectory")}
-    cut = [{"method": "truncation", "setting": f"B{b}", "out_dir": str(work / f"cut-B{b}"),
-            "thinking_from": trajectory["out_dir"]} for b in budgets]
-    scratch = [{"method": "truncation", "setting": f"B{b}", "out_dir": str(work / f"scratch-B{b}")} for b in budgets]
+    trajectory = f"B{max(budgets)}-n0"
+    cut = [{"method": "truncation", "setting": f"B{b}", "thinking_from": trajectory} for b in budgets]
+    scratch = [{"method": "truncation", "setting": f"B{b}"} for b in budgets]
     timings = {}
-    for name, configs in (("trajectory_group", [trajectory, *cut]), ("from_scratch", scratch)):
+    for name, runs in (("trajectory_group", [{"method": "trajectory", "setting": trajectory}, *cut]),
+                       ("from_scratch", scratch)):
         started = time.perf_counter()
-        cli(args.model, args.eval_dir, configs, settings, args.limit)
+        cli(args.model, args.eval_dir, runs, settings, args.limit, work / name)
         timings[name] = round(time.perf_counter() - started, 1)
     return {"batch_invariant": os.environ.get("VLLM_BATCH_INVARIANT") == "1", "wall_s": timings,
-            "runs": {f"B{b}": compare_shards(work / f"cut-B{b}" / "math500.jsonl", work / f"scratch-B{b}" / "math500.jsonl")
-                     for b in budgets}}
+            "runs": {f"B{b}": compare_shards(*(work / name / "store" / "truncation" / f"B{b}" / "math500.jsonl"
+                                               for name in timings)) for b in budgets}}
+
+
+# The real grid's shape at a scale one device call holds: every run of config.yaml for both
+# models (methods, budgets, n, prompts, tries, k), with token lengths cut 16x (context 2,048,
+# budgets / 16, answer 64) and the first GRID_QUESTIONS questions of each eval set.
+GRID_SCALE = 16
+GRID_QUESTIONS = 25
+
+
+def scaled_grid_config() -> dict:
+    from workflow_scripts.config import complete_config, merge_configs
+
+    real = load_config(REPO / "config.yaml")
+    generation = real["generation"]
+
+    def scale(budgets):
+        return [b if b == "unbounded" else max(1, int(b) // GRID_SCALE) for b in budgets]
+
+    overlay = {"generation": {
+        "engine": {"max_model_len": generation["engine"]["max_model_len"] // GRID_SCALE},
+        "answer_reserve_tokens": generation["answer_reserve_tokens"] // GRID_SCALE,
+        "answer_max_tokens": generation["answer_max_tokens"] // GRID_SCALE,
+        **{m: {"budgets": scale(generation[m]["budgets"])} for m in (
+            "truncation", "token_conditional", "token_conditional_forcing", "rejection_sampling")},
+        "budget_forcing": {"budgets": scale(generation["budget_forcing"]["budgets"])},
+        **{m: {"tokens_per_step": max(1, generation[m]["tokens_per_step"] // GRID_SCALE)}
+           for m in ("step_conditional", "step_conditional_forcing")},
+    }, "eval_sets": {name: {"limit": GRID_QUESTIONS} for name in real["eval_sets"]}}
+    merged = merge_configs(real, overlay)
+    merged["generation"]["budget_forcing"]["n"] = {  # keys are budgets: scaled with them (a merge would keep both)
+        key if key in ("default", "unbounded") else str(max(1, int(key) // GRID_SCALE)): n
+        for key, n in generation["budget_forcing"]["n"].items()}
+    return complete_config(merged)
+
+
+def grid(args) -> dict:
+    """Every run of the scaled grid on one engine per model, twice: merged (each engine call
+    carries every pending run's round, as the generate job does) and separate (each run alone,
+    one after the other, as before issue 22); the merged calls are saved for ``replay``."""
+    import pickle
+
+    from workflow_scripts.config import generation_runs, job_settings as settings_of, model_entry
+    from workflow_scripts.generation.dtype import resolve_dtype
+    from workflow_scripts.generation.inputs import check_settings
+    from workflow_scripts.generation.samples import generate_missing, open_runs, start_engine
+
+    config = scaled_grid_config()
+    runs_by_model = generation_runs(config)
+    eval_sets = [str(Path(args.eval_dir) / f"{name}.jsonl") for name in config["eval_sets"]]
+    limits = {name: section["limit"] for name, section in config["eval_sets"].items()}
+    methods = dict.fromkeys(m for runs in runs_by_model.values() for run in runs for m in run.methods)
+    settings = check_settings(settings_of(config["generation"], methods))
+    settings["engine"] = engine_settings({**settings["engine"], **json.loads(args.engine)})
+    settings["engine"]["dtype"], _ = resolve_dtype(settings["engine"]["dtype"])
+    started = time.perf_counter()
+    ctx = start_engine(argparse.Namespace(model=args.model, seed=42), settings["engine"], settings)
+    result = {"engine": settings["engine"], "start_s": round(time.perf_counter() - started, 1),
+              "questions_per_set": GRID_QUESTIONS, "scale": GRID_SCALE,
+              "runs": {model: len(runs) for model, runs in runs_by_model.items()}, "modes": {}}
+    engine = ctx.engine
+    ctx.engine.generate([[1, 2, 3]] * 8, [16] * 8, [])  # warm-up: the first call's one-off costs
+    recorded = []
+    generate_many = engine.generate_many
+
+    def recording(rounds):
+        recorded.append([dict(prompts=[list(p) for p in r.prompts], max_tokens=list(r.max_tokens),
+                              stop_ids=list(r.stop_ids), temperature=r.temperature, top_p=r.top_p,
+                              seeds=list(r.seeds) if r.seeds is not None else None) for r in rounds])
+        return generate_many(rounds)
+
+    for mode in ("merged", "separate"):
+        engine.generate_many = recording if mode == "merged" else generate_many
+        calls_before, tokens_before = engine.stats.calls, engine.stats.generated_tokens
+        mode_started = time.perf_counter()
+        per_model = {}
+        for model, runs in runs_by_model.items():
+            job = argparse.Namespace(model=args.model, model_name=model, prompt_format=model_entry(config, model).format,
+                                     runs=json.dumps([r.as_dict() for r in runs]), seed=42, eval_sets=eval_sets,
+                                     store=str(Path(args.work) / "grid" / mode / model))
+            planned, pending = open_runs(job, settings, settings["engine"], limits, (1, 1))
+            model_started = time.perf_counter()
+            generate_missing(planned, pending, ctx, 512, together=mode == "merged")
+            per_model[model] = round(time.perf_counter() - model_started, 1)
+        seconds = time.perf_counter() - mode_started
+        tokens = engine.stats.generated_tokens - tokens_before
+        result["modes"][mode] = {"generation_s": round(seconds, 1), "per_model_s": per_model, "generated_tokens": tokens,
+                                 "tok_s": round(tokens / seconds, 1), "engine_calls": engine.stats.calls - calls_before}
+        print(json.dumps({mode: result["modes"][mode]}), flush=True)
+    engine.generate_many = generate_many
+    with open(Path(args.work) / "grid_calls.pkl", "wb") as handle:
+        pickle.dump(recorded, handle)
+    return result
+
+
+def replay(args) -> dict:
+    """Raw vLLM on the merged mode's calls (``grid``): one ``LLM.generate`` per call, the same
+    prompts, limits, stops and seeds, no project code around it."""
+    import pickle
+
+    from transformers import AutoTokenizer
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    with open(Path(args.work) / "grid_calls.pkl", "rb") as handle:
+        calls = pickle.load(handle)
+    engine = engine_settings({**scaled_grid_config()["generation"]["engine"], **json.loads(args.engine)})
+    if engine["dtype"] == "auto":
+        engine["dtype"] = "bfloat16"
+    started = time.perf_counter()
+    llm = LLM(model=args.model, tokenizer=args.model, seed=42, **engine)
+    start_s = time.perf_counter() - started
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    padding = {i: float("-inf") for i in range(len(tokenizer), llm.llm_engine.model_config.get_vocab_size())} or None
+    llm.generate([TokensPrompt(prompt_token_ids=[1, 2, 3])] * 8, SamplingParams(max_tokens=16), use_tqdm=False)
+    tokens, generate_s = 0, 0.0
+    for call in calls:
+        prompts, params = [], []
+        for r in call:
+            for i, (ids, limit) in enumerate(zip(r["prompts"], r["max_tokens"])):
+                prompts.append(TokensPrompt(prompt_token_ids=ids))
+                params.append(SamplingParams(temperature=r["temperature"], top_p=r["top_p"], max_tokens=limit,
+                                             stop_token_ids=r["stop_ids"], skip_special_tokens=False,
+                                             seed=r["seeds"][i] if r["seeds"] is not None else 42, detokenize=False,
+                                             logit_bias=padding))
+        t0 = time.perf_counter()
+        outputs = llm.generate(prompts, params, use_tqdm=False)
+        generate_s += time.perf_counter() - t0
+        tokens += sum(len(o.outputs[0].token_ids) for o in outputs)
+    return {"engine": engine, "start_s": round(start_s, 1), "calls": len(calls), "generated_tokens": tokens,
+            "generate_s": round(generate_s, 1), "tok_s": round(tokens / generate_s, 1)}
 
 
 def main(argv=None) -> int:
@@ -217,7 +353,7 @@ def main(argv=None) -> int:
     model = sub.add_parser("model")
     model.add_argument("out", type=Path)
     model.add_argument("--tokenizer", type=Path, required=True)
-    for name in ("raw", "project", "derived"):
+    for name in ("raw", "project", "derived", "grid", "replay"):
         p = sub.add_parser(name)
         p.add_argument("--model", required=True)
         p.add_argument("--eval-dir", type=Path, required=True)
@@ -234,7 +370,7 @@ def main(argv=None) -> int:
         result = build_model(args.out, args.tokenizer)
         print(json.dumps(result))
         return 0
-    result = {"raw": raw, "project": project, "derived": derived}[args.command](args)
+    result = {"raw": raw, "project": project, "derived": derived, "grid": grid, "replay": replay}[args.command](args)
     import torch
     import vllm
 

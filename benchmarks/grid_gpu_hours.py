@@ -8,8 +8,8 @@ H100/H200 with a Qwen2.5-3B-shaped model. Method:
    tokens the step reads (weights once per step, per-sequence work, KV reads). The fit is checked
    against a whole measured run (the raw truncation B4000 thinking round) before it is used.
 2. Work. The grid is ``config.yaml``'s (every method, the real eval-set sizes and budgets, contexts
-   up to 32,768) with one engine per job as the workflow plans it on GPUs
-   (``workflow_scripts.config.generation_jobs``). Per job, each round is S sequences that each
+   up to 32,768) with one engine per model as the workflow plans it
+   (``workflow_scripts.config.generation_runs``). Per model, each round is S sequences that each
    decode L tokens from a context of p tokens: they run in waves of N = min(S, max_num_seqs,
    KV tokens / (p + L)) sequences, a wave takes ``L (a + b N) + c N (L p + L^2 / 2)`` seconds, and
    its prompts prefill at the probes' measured prefill rate for that context length.
@@ -19,8 +19,11 @@ H100/H200 with a Qwen2.5-3B-shaped model. Method:
    lengths (``S1_LENGTHS``) with ``generation_cost.ANSWER_TOKENS`` answers.
    The base model's direct responses are ``generation_cost.BASE_RESPONSE_TOKENS`` in both bounds
    (an instruct model stops; the random model would not).
-3. Engine starts: one per job that generates (derived runs share their trajectory's engine), at the
-   measured start-up (the project's CLI, compile cache warm, CUDA graphs on).
+3. Engine starts: one per model (its generate job), at the measured start-up (the project's CLI,
+   compile cache warm, CUDA graphs on).
+
+Rounds are summed one after the other: the generate job merges the rounds of different runs into
+one engine call (more sequences per wave), so this is an upper bound on its time.
 
     python benchmarks/grid_gpu_hours.py RAW.json PROJECT.json [--samples 1 4]
 """
@@ -43,9 +46,8 @@ from generation_cost import (  # noqa: E402
     ANSWER_TOKENS, BASE_RESPONSE_TOKENS, PROMPT_TOKENS, TRANSITION, budget_forcing_thinking, sample_thinking,
     thinking_cap,
 )
-from workflow_scripts.config.grid import TRAJECTORY  # noqa: E402
 from workflow_scripts.config import (  # noqa: E402
-    derives_thinking, evaluation_grid, generation_jobs, load_config, model_entry, trajectory_plan,
+    derives_thinking, evaluation_grid, load_config, model_entry, trajectory_plan,
 )
 
 PROBE_HALF_DECODE = 128  # a probe's mean extra context over its 256 decode steps
@@ -104,11 +106,10 @@ def round_seconds(model: StepModel, probes: list[dict], r: Round, max_num_seqs: 
 
 
 def grid_rounds(config: dict, lengths: dict, samples: int, answer_tokens: int) -> dict[str, list[Round]]:
-    """{job group: its rounds} of the real grid (one engine per group), for one length scenario."""
+    """{model: its rounds} of the real grid (one engine per model), for one length scenario."""
     generation = config["generation"]
     grid = evaluation_grid(config)
     plan = trajectory_plan(config, grid)
-    group_of = {(job.model, job.method, job.setting): job.group for job in generation_jobs(config, grid)}
     rounds: dict[str, list[Round]] = {}
     questions = {name: settings.get("limit") or 30 for name, settings in config["eval_sets"].items() if settings}
     for dataset, count in questions.items():
@@ -117,11 +118,11 @@ def grid_rounds(config: dict, lengths: dict, samples: int, answer_tokens: int) -
         cap = thinking_cap(generation, prompt)
         for trajectory in plan.values():
             thinking = budget_forcing_thinking(first, after_wait, trajectory.n, cap(trajectory.budget))
-            rounds.setdefault(group_of[(trajectory.model, TRAJECTORY, trajectory.setting)], []).append(Round(samples * count, prompt, thinking))
+            rounds.setdefault(trajectory.model, []).append(Round(samples * count, prompt, thinking))
         for spec in grid:
             k = 1 if spec.method in ("parallel", "rejection_sampling") else samples
             votes = spec.params["k"] if spec.method == "parallel" else 1
-            group = group_of[(spec.model, spec.method, spec.setting)]
+            group = spec.model
             if model_entry(config, spec.model).format == "direct":
                 rounds.setdefault(group, []).append(Round(k * count * votes, prompt, BASE_RESPONSE_TOKENS))
                 continue

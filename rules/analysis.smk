@@ -156,6 +156,7 @@ rule research_report:
         sft=[f"{RESULTS}/sft/summary.json"] if TRAINS else [],
         loss_curve=[f"{RESULTS}/sft/loss_curve.png"] if TRAINS else [],
         jobs=[f"{generation_dir(spec)}/job.json" for spec in GRID],
+        generate_jobs=[path for model in MODELS for path in part_manifests(model)],
         eval_sets=eval_files(),
         # The desk estimate of the full grid (benchmarks/generation_cost.py writes it).
         predicted=local_inputs(os.path.join(workflow.basedir, "benchmarks", "generation_cost_results.json")),

@@ -13,14 +13,13 @@ from workflow_scripts.config import (
     eval_limits,
     eval_set_names,
     evaluation_grid,
-    engine_group_plan,
-    generation_jobs,
+    generation_parts,
+    generation_runs,
     job_settings,
     model_entries,
     model_entry,
     trains_here,
     trajectory_plan,
-    write_engine_group_plan,
 )
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 
@@ -124,10 +123,6 @@ _CPU_ONLY = config["training"]["gpus"] == 0 and config["generation"]["gpus_per_j
 CONDA_ENV = "../envs/workflow-cpu.yaml" if _CPU_ONLY else "../envs/workflow-gpu.yaml"
 
 
-def generation_settings(*methods):
-    return as_json(job_settings(config, methods))
-
-
 def generation_dir(spec):
     return f"{RESULTS}/generation/{spec.model}/{spec.method}/{spec.setting}"
 
@@ -137,45 +132,46 @@ def generation_model_input(model):
     return path if model_entry(config, model).trains else local_inputs(path)
 
 
-GENERATION_JOBS = {(job.model, job.method, job.setting): job for job in generation_jobs(config, GRID)}
+# {model: every run its generate jobs make (its trajectory first)}; each model's work is
+# split into PARTS, one generate job and one engine each (generation.parts).
+GENERATION_RUNS = generation_runs(config, GRID)
+PARTS = generation_parts(config)
+RUNS_BY_FOLDER = {run.folder: run for runs in GENERATION_RUNS.values() for run in runs}
 
 
-def generation_job(wildcards):
-    return GENERATION_JOBS[(wildcards.model, wildcards.method, wildcards.setting)]
+def part_manifests(model):
+    return [f"{RESULTS}/generation/{model}/parts/{part}.json" for part in PARTS]
 
 
-def generation_job_dir(job):
-    return f"{RESULTS}/generation/{job.folder}"
+def generate_runs(wildcards):
+    """--runs of a model's generate job: every run of the model."""
+    return as_json([run.as_dict() for run in GENERATION_RUNS[wildcards.model]])
 
 
-def trajectory_dir(job):
-    return f"{RESULTS}/generation/{job.trajectory_folder}"
+def generate_settings(wildcards):
+    """--settings of a model's generate job: what any of its runs depends on."""
+    methods = dict.fromkeys(m for run in GENERATION_RUNS[wildcards.model] for m in run.methods)
+    return as_json(job_settings(config["generation"], methods))
 
 
-# Which jobs share an engine: read by the generation CLI at run time (not a parameter, so a
-# new budget reruns only its own job; workflow_scripts/config/grid.py: engine_group_plan).
-ENGINE_GROUPS = f"{RESULTS}/generation/engine_groups.json"
-write_engine_group_plan(ENGINE_GROUPS, engine_group_plan(list(GENERATION_JOBS.values()), RESULTS))
+def shards_run(wildcards):
+    return RUNS_BY_FOLDER[f"{wildcards.model}/{wildcards.method}/{wildcards.setting}"]
 
 
-def engine_group_settings(wildcards):
-    """--settings of a generation job: what the methods of its engine group depend on (the
-    job's own method and trajectory, and the methods it may generate samples for)."""
-    group = generation_job(wildcards).group
-    return generation_settings(
-        *dict.fromkeys(j.method for j in GENERATION_JOBS.values() if j.group == group and j.method in METHODS)
+def shards_expect(wildcards):
+    """What a run's samples must have been generated with: its own settings, the limits, the seed
+    and the model (a parameter: a change reruns this run's shards job, and only this one's)."""
+    run = shards_run(wildcards)
+    return json.dumps(
+        {
+            "settings": job_settings(config["generation"], run.methods),
+            "limits": eval_limits(config, model_entry(config, run.model)),
+            "seed": config["seed"],
+            "model": model_path(run.model),
+            "prompt_format": model_entry(config, run.model).format,
+        },
+        sort_keys=True,
     )
-
-
-def thinking_flag(wildcards):
-    job = generation_job(wildcards)
-    return f"--thinking-from {trajectory_dir(job)}" if job.thinking_from else ""
-
-
-def thinking_inputs(wildcards):
-    """The trajectory shards a derived run cuts its thinking from."""
-    job = generation_job(wildcards)
-    return trajectory_paths([job.model]) if job.thinking_from else []
 
 
 def source_param(input_name, source):

@@ -1,27 +1,23 @@
-# Test-time scaling with vLLM: one job per (model, method, setting) (a run of the grid, or a
-# model's thinking trajectory, method `trajectory`), one shard per eval set + job.json.
+# Test-time scaling with vLLM, in two rules:
 #
-# Every job reads its engine group from the plan (--engine-groups): when one of its samples is
-# missing it starts the engine and generates the missing samples of the whole group into their
-# shards' stores, so the group's other jobs then finish without an engine. A model's trajectory and the
-# truncation / budget-forcing runs cut from it share one engine; on the CPU (gpus_per_job: 0)
-# a model's other runs share one per budget (vLLM's ~30 s start-up would dwarf a tiny model's
-# generation); on GPUs every other run is alone (workflow_scripts/config/grid.py).
+# generate: one job per (model, part), one engine: every run of the model (and its thinking
+#   trajectory) on that part's questions. Samples already in the part's store are kept; the
+#   missing ones are generated with every run's rounds batched into one vLLM call. Writes the
+#   part's manifest (workflow_scripts/generation/samples.py).
+# shards: one job per run (model, method, setting), no engine: the run's shards, one per eval
+#   set, and job.json, read from the stores (workflow_scripts/generation/shards.py). Its trigger
+#   is its own run: the manifests are `ancient`, so adding a budget reruns the model's generate
+#   job (which makes only that budget's samples) and that budget's shards job, and no other.
 
 
 rule generate:
     input:
         model=lambda w: generation_model_input(w.model),
         eval_sets=eval_files(),
-        thinking=thinking_inputs,
     output:
-        shards=expand(
-            f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl",
-            dataset=EVAL_SETS,
-        ),
-        job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
+        manifest=f"{RESULTS}/generation/{{model}}/parts/{{part}}.json",
     log:
-        f"{LOGS}/generate/{{model}}/{{method}}/{{setting}}.log",
+        f"{LOGS}/generate/{{model}}/{{part}}.log",
     conda:
         CONDA_ENV
     # A CPU engine uses every core: ask for all of them (Snakemake caps this at --cores), so
@@ -30,19 +26,41 @@ rule generate:
     resources:
         gpu=config["generation"]["gpus_per_job"],
     params:
-        model_path=source_param("model", lambda w: model_path(w.model)),
+        model_path=lambda w: model_path(w.model),
         prompt_format=lambda w: model_entry(config, w.model).format,
-        settings=engine_group_settings,
-        thinking=thinking_flag,
-        engine_groups=ENGINE_GROUPS,
+        runs=generate_runs,
+        settings=generate_settings,
         limits=lambda w: model_limits(w.model),
         seed=config["seed"],
-        out_dir=lambda w: generation_job_dir(generation_job(w)),
+        store=lambda w: f"{RESULTS}/generation/{w.model}/.store/{w.part}",
         gpus=config["generation"]["gpus_per_job"],
     shell:
-        f"{GPU_RUN} --gpus {{params.gpus}} -- python -m workflow_scripts.generation"
+        f"{GPU_RUN} --gpus {{params.gpus}} -- python -m workflow_scripts.generation samples"
         " --model {params.model_path:q} --model-name {wildcards.model} --prompt-format {params.prompt_format}"
-        " --method {wildcards.method} --setting {wildcards.setting} --out-dir {params.out_dir} {params.thinking}"
-        " --engine-groups {params.engine_groups}"
-        " --settings {params.settings:q} --limits {params.limits:q}"
-        " --eval-sets {input.eval_sets} --seed {params.seed} > {log} 2>&1"
+        " --runs {params.runs:q} --settings {params.settings:q} --limits {params.limits:q}"
+        " --eval-sets {input.eval_sets} --seed {params.seed} --part {wildcards.part}"
+        " --store {params.store} --manifest {output.manifest} > {log} 2>&1"
+
+
+rule shards:
+    input:
+        manifests=lambda w: [ancient(path) for path in part_manifests(w.model)],
+        model=lambda w: generation_model_input(w.model),
+        eval_sets=eval_files(),
+    output:
+        shards=expand(
+            f"{RESULTS}/generation/{{{{model}}}}/{{{{method}}}}/{{{{setting}}}}/{{dataset}}.jsonl",
+            dataset=EVAL_SETS,
+        ),
+        job=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/job.json",
+    log:
+        f"{LOGS}/shards/{{model}}/{{method}}/{{setting}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        expect=shards_expect,
+        run=lambda w: f"{w.model}/{w.method}/{w.setting}",
+        out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
+    shell:
+        "python -m workflow_scripts.generation shards --manifests {input.manifests} --run {params.run}"
+        " --expect {params.expect:q} --out-dir {params.out_dir} > {log} 2>&1"

@@ -90,7 +90,11 @@ def smoke_run(tmp_path_factory, repo_root, shared_data):
             rows = _shard_rows(spec, dataset, rank[spec.budget] if spec.method != "class_conditional"
                                else {"short": 2, "long": 3}[spec.prompt], derives_thinking(complete, spec))
             path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        (path.parent / "job.json").write_text(json.dumps({"wall_time_s": 12.5}))
+        (path.parent / "job.json").write_text(json.dumps({"run": spec.label}))
+    for model in {spec.model for spec in evaluation_grid(complete)}:  # the generate jobs' manifests
+        manifest = results / "generation" / model / "parts" / "1of1.json"
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(json.dumps({"wall_time_s": 12.5}))
     for model, trajectory in trajectory_plan(complete).items():  # the shared thinking of the derived runs
         for dataset in ("math500", "aime24", "gpqa"):
             path = Path(trajectory.path(str(results / "generation"), dataset))

@@ -345,13 +345,13 @@ def test_the_readme_override_runs_over_the_real_experiment(repo_root, tmp_path):
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "is extended by additional config" in dry.stdout + dry.stderr  # Snakemake's own merge message
     commands = shell_commands(dry)
-    generate = [c for c in commands if "workflow_scripts.generation" in c]
-    assert len(generate) == len(grid) + len(trajectory_plan(config))  # the SFT model's shared trajectory
-    generate = [c for c in generate if "--method trajectory " not in c]
-    old_methods = ("--method truncation ", "--method budget_forcing ", "--method class_conditional ")
-    assert sorted(re.search(r"--setting (\S+)", c).group(1) for c in generate
-                  if "--model-name sft" in c and any(m in c for m in old_methods)) == sorted(
-        ["B500", "B1000", "B500-n1", "B1000-n1", "short", "long"])
+    generate = [c for c in commands if "workflow_scripts.generation samples" in c]
+    shards = [c for c in commands if "workflow_scripts.generation shards" in c]
+    assert len(generate) == 2  # one engine per model
+    assert len(shards) == len(grid) + len(trajectory_plan(config))  # the SFT model's shared trajectory
+    old_methods = ("sft/truncation/", "sft/budget_forcing/", "sft/class_conditional/")
+    assert sorted(re.search(r"--run (\S+)", c).group(1).rsplit("/", 1)[1] for c in shards
+                  if any(m in c for m in old_methods)) == sorted(["B500", "B1000", "B500-n1", "B1000-n1", "short", "long"])
     # the other methods of s1's Table 3 and parallel scaling run with their schema defaults
     assert len(grid) == 2 + 2 + 2 + 1 + 5 + 5 + 5 + 5 + 4 + 1 + 1
     sft = next(c for c in commands if "workflow_scripts.training" in c)

@@ -17,7 +17,7 @@ import pytest
 
 import test_generation_engine as engine_tests
 from test_generation_engine import MAX_MODEL_LEN, SETTINGS, build_tiny_model, engine_context
-from workflow_scripts.generation.cli import member_spec
+from workflow_scripts.generation.samples import run_spec
 from workflow_scripts.methods.budget_forcing import ForcingRule, forcing_ids
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
 from workflow_scripts.generation.trajectory import (
@@ -105,11 +105,11 @@ def test_trajectory_settings_parse_and_name_their_run():
     assert parse_trajectory_setting("B8000-n0") == (8000, 0)
     with pytest.raises(TrajectoryError, match="looks like"):
         parse_trajectory_setting("B8000")
-    spec = member_spec("sft", "trajectory", "B64-n2", SETTINGS, None)
+    spec = run_spec("sft", "trajectory", "B64-n2", SETTINGS, None)
     assert (spec.method, spec.setting, spec.budget, spec.n, spec.forcing_string) == ("trajectory", "B64-n2", 64, 2, "Wait")
-    assert member_spec("sft", "trajectory", "B64-n0", SETTINGS, None).forcing_string is None
+    assert run_spec("sft", "trajectory", "B64-n0", SETTINGS, None).forcing_string is None
     with pytest.raises(TrajectoryError):
-        member_spec("sft", "trajectory", "64", SETTINGS, None)
+        run_spec("sft", "trajectory", "64", SETTINGS, None)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def ctx(tmp_path_factory, qwen_tokenizer):
 
 
 def _trajectories(ctx, records):
-    rows = generate_trajectories(ctx, records, member_spec("sft", "trajectory", TRAJECTORY_SETTING, SETTINGS, None))
+    rows = generate_trajectories(ctx, records, run_spec("sft", "trajectory", TRAJECTORY_SETTING, SETTINGS, None))
     return {trajectory_key(r): {**r, "resume_key": "k"} for r in rows}
 
 
@@ -148,7 +148,7 @@ def test_derived_runs_are_token_identical_to_from_scratch_runs(ctx, derived_reco
     settings = {**SETTINGS, "samples": samples, "temperature": 0.8 if samples > 1 else 0.0, "top_p": 0.95}
     ctx.temperature, ctx.top_p = settings["temperature"], settings["top_p"]
     try:
-        trajectory_spec = member_spec("sft", "trajectory", TRAJECTORY_SETTING, settings, None)
+        trajectory_spec = run_spec("sft", "trajectory", TRAJECTORY_SETTING, settings, None)
         units = trajectory_spec.sample_records(chosen, 42)
         assert len(units) == len(chosen) * samples
         trajectories = {trajectory_key(r): {**r, "resume_key": "k"}
@@ -187,10 +187,46 @@ def test_derived_runs_are_token_identical_to_from_scratch_runs(ctx, derived_reco
         ctx.temperature, ctx.top_p = 0.0, 1.0
 
 
-def test_cli_engine_group_of_a_trajectory_and_its_derived_runs(tmp_path, repo_root, records, qwen_tokenizer, ctx):
-    """The jobs of the workflow, as the `generate` rule calls them: the trajectory's job makes
-    the trajectory and every derived run's answers on one engine; a derived run's job then
-    starts no engine; a stale trajectory is regenerated and so are its runs."""
+def test_runs_merged_on_one_engine_equal_each_run_alone(ctx, derived_records):
+    """The shared engine merges the runs' rounds into one vLLM call each time; every run's
+    samples equal what the run makes alone (deterministic engine), rounds of different lengths
+    and numbers (truncation: one thinking round; budget forcing: several; rejection sampling: tries)."""
+    import dataclasses
+
+    from workflow_scripts.generation.batching import SharedEngine
+
+    chosen, _ = derived_records
+    specs = [MethodSpec.from_cli("sft", m, s, SETTINGS) for m, s in
+             (("truncation", "B16"), ("budget_forcing", "B64-n2"), ("rejection_sampling", "B32"), ("parallel", "k2"))]
+    alone = [generate_samples(ctx, chosen, spec) for spec in specs]
+    calls_before = ctx.engine.stats.calls
+    shared = SharedEngine(ctx.engine, log=lambda line: None)
+    merged = shared.run([lambda client, spec=spec: generate_samples(dataclasses.replace(ctx, engine=client,
+                                                                                          round_stats=[]), chosen, spec)
+                         for spec in specs])
+    for spec, a, b in zip(specs, alone, merged, strict=True):
+        assert [{k: x[k] for k in COMPARED} for x in a] == [{k: x[k] for k in COMPARED} for x in b], spec.setting
+    calls = ctx.engine.stats.calls_log[-(ctx.engine.stats.calls - calls_before):]
+    assert calls[0]["rounds"] == len(specs)  # the first round of every run went out as one call
+    assert sum(c["rounds"] for c in calls) > len(calls)  # and the merge went on past it
+
+
+def samples_job(tmp_path, repo_root, model, eval_path, runs, settings):
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "workflow_scripts.generation", "samples", "--model", str(model),
+                           "--model-name", "sft", "--runs", json.dumps(runs), "--settings", json.dumps(settings),
+                           "--limits", json.dumps({"math500": None}), "--eval-sets", str(eval_path), "--seed", "42",
+                           "--store", str(tmp_path / "store"), "--manifest", str(tmp_path / "manifest.json")],
+                          cwd=repo_root, capture_output=True, text=True)
+    return done, (json.loads((tmp_path / "manifest.json").read_text()) if done.returncode == 0 else None)
+
+
+def test_cli_a_trajectory_and_its_derived_runs_on_one_engine(tmp_path, repo_root, records, qwen_tokenizer, ctx):
+    """The generate job as the rule calls it: the trajectory and every derived run's answers on
+    one engine; the shards jobs write each run; a stale trajectory is regenerated and so are its runs."""
     import json
     import subprocess
     import sys
@@ -201,65 +237,65 @@ def test_cli_engine_group_of_a_trajectory_and_its_derived_runs(tmp_path, repo_ro
     path = tmp_path / "math500.jsonl"
     path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "dataset"}) + "\n" for r in chosen))
     settings = {**SETTINGS, "engine": DETERMINISTIC}
-    trajectory_dir, run_dir, cut_dir = tmp_path / "trajectory" / "B64-n2", tmp_path / "B32-n1", tmp_path / "B16"
-    configs = [{"method": "trajectory", "setting": "B64-n2", "out_dir": str(trajectory_dir)},
-               {"method": "budget_forcing", "setting": "B32-n1", "out_dir": str(run_dir),
-                "thinking_from": str(trajectory_dir)},
-               {"method": "truncation", "setting": "B16", "out_dir": str(cut_dir), "thinking_from": str(trajectory_dir)}]
+    runs = [{"method": "trajectory", "setting": "B64-n2"},
+            {"method": "budget_forcing", "setting": "B32-n1", "thinking_from": "B64-n2"},
+            {"method": "truncation", "setting": "B16", "thinking_from": "B64-n2"}]
+    done, manifest = samples_job(tmp_path, repo_root, model, path, runs, settings)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert manifest["engine_starts"] == 1
+    made = {run: entry["generated_tokens"] for run, entry in manifest["runs"].items()}
+    assert set(made) == {"sft/trajectory/B64-n2", "sft/budget_forcing/B32-n1", "sft/truncation/B16"}
+    assert sum(made.values()) == manifest["generated_tokens"]
 
-    def job(out_dir, extra=()):
-        done = subprocess.run([sys.executable, "-m", "workflow_scripts.generation", "--model", str(model),
-                               "--model-name", "sft", "--settings", json.dumps(settings),
-                               "--limits", json.dumps({"math500": None}), "--eval-sets", str(path), "--seed", "42",
-                               "--configs", json.dumps(configs), "--write", str(out_dir), *extra],
-                              cwd=repo_root, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return json.loads((out_dir / "job.json").read_text())
+    def shards(run):
+        out_dir = tmp_path / "generation" / run
+        result = subprocess.run([sys.executable, "-m", "workflow_scripts.generation", "shards", "--manifests",
+                                 str(tmp_path / "manifest.json"), "--run", run, "--expect",
+                                 json.dumps(manifest["runs"][run]["expect"]), "--out-dir", str(out_dir)],
+                                cwd=repo_root, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads((out_dir / "job.json").read_text()), [
+            json.loads(line) for line in (out_dir / "math500.jsonl").read_text().splitlines()]
 
-    trajectory_job = job(trajectory_dir)
-    assert trajectory_job["engine_starts"] == 1 and trajectory_job["generated_tokens"] > 0
-    rows = [json.loads(line) for line in (trajectory_dir / "math500.jsonl").read_text().splitlines()]
+    trajectory_job, rows = shards("sft/trajectory/B64-n2")
     assert [r["id"] for r in rows] == [r["id"] for r in chosen] and all(r["n"] == 2 for r in rows)
     assert trajectory_job["generated_tokens"] == sum(r["thinking_engine_tokens"] for r in rows)
-    made = trajectory_job["generated_for_group"]  # the whole group was generated on the trajectory's engine
-    assert set(made) == {"sft/trajectory/B64-n2", "sft/budget_forcing/B32-n1", "sft/truncation/B16"}
-    assert made["sft/trajectory/B64-n2"] == trajectory_job["generated_tokens"]
-    for out_dir in (run_dir, cut_dir):
-        run_job = job(out_dir)
-        assert run_job["engine_starts"] == 0 and run_job["thinking_from"] == str(trajectory_dir)
-        samples = [json.loads(line) for line in (out_dir / "math500.jsonl").read_text().splitlines()]
+    for run in ("sft/budget_forcing/B32-n1", "sft/truncation/B16"):
+        run_job, samples = shards(run)
+        assert run_job["thinking_from"] == "B64-n2"
         assert [s["id"] for s in samples] == [r["id"] for r in chosen]
         assert {s["trajectory"]["resume_key"] for s in samples} == {trajectory_job["resume_key"]}
         assert all(s["derived"] and s["generated_tokens"] == s["answer_engine_tokens"] for s in samples)
-        assert made[f"sft/{samples[0]['method']}/{out_dir.name}"] == sum(s["generated_tokens"] for s in samples)
+        assert made[run] == sum(s["generated_tokens"] for s in samples)
         # the same run from scratch in-process (deterministic engine): the same thinking
-        scratch = generate_samples(ctx, chosen, MethodSpec.from_cli("sft", samples[0]["method"], out_dir.name, SETTINGS))
+        method, setting = run.split("/")[1:]
+        scratch = generate_samples(ctx, chosen, MethodSpec.from_cli("sft", method, setting, SETTINGS))
         assert [s["thinking_token_ids"] for s in scratch] == [s["thinking_token_ids"] for s in samples]
-    # Snakemake removes a job's outputs before rerunning it: the stores keep the samples
-    (cut_dir / "math500.jsonl").unlink()
-    assert job(cut_dir)["engine_starts"] == 0
+    # everything stored: no engine
+    done, again = samples_job(tmp_path, repo_root, model, path, runs, settings)
+    assert done.returncode == 0 and again["engine_starts"] == 0
     # a new trajectory (another forcing string) makes the derived runs' stored samples stale
     settings["budget_forcing"] = {"string": "Hmm"}
-    renewed = job(run_dir)
-    assert renewed["engine_starts"] == 1 and renewed["generated_tokens"] > 0
-    assert json.loads((trajectory_dir / "math500.jsonl.store").read_text().splitlines()[-1])["forcing_string"] == "Hmm"
+    done, renewed = samples_job(tmp_path, repo_root, model, path, runs, settings)
+    assert done.returncode == 0 and renewed["engine_starts"] == 1
+    assert all(entry["generated_tokens"] > 0 for entry in renewed["runs"].values())
+    store = tmp_path / "store" / "trajectory" / "B64-n2" / "math500.jsonl"
+    assert json.loads(store.read_text().splitlines()[-1])["forcing_string"] == "Hmm"
 
 
 def test_a_run_the_trajectory_cannot_hold_is_a_clear_error(tmp_path, repo_root, records, qwen_tokenizer):
     import json
-    import subprocess
-    import sys
 
     model = tmp_path / "model"
     build_tiny_model(model, qwen_tokenizer)
     path = tmp_path / "math500.jsonl"
     path.write_text(json.dumps({k: v for k, v in records[0].items() if k != "dataset"}) + "\n")
-    done = subprocess.run([sys.executable, "-m", "workflow_scripts.generation", "--model", str(model),
-                           "--model-name", "sft", "--settings", json.dumps({**SETTINGS, "engine": DETERMINISTIC}),
-                           "--limits", json.dumps({"math500": None}), "--eval-sets", str(path),
-                           "--method", "truncation", "--setting", "B128", "--out-dir", str(tmp_path / "x"),
-                           "--thinking-from", str(tmp_path / "trajectory" / "B64-n2")],
-                          cwd=repo_root, capture_output=True, text=True)
+    runs = [{"method": "trajectory", "setting": "B64-n2"},
+            {"method": "truncation", "setting": "B128", "thinking_from": "B64-n2"}]
+    done, _ = samples_job(tmp_path, repo_root, model, path, runs, {**SETTINGS, "engine": DETERMINISTIC})
     assert done.returncode == 2, done.stderr[-2000:]
     assert "sft/truncation/B128 cannot be cut from the trajectory B64-n2" in done.stderr  # before any engine start
-    assert "Traceback" not in done.stderr and not (tmp_path / "trajectory").exists()
+    assert "Traceback" not in done.stderr and not (tmp_path / "store").exists()
+    runs = [{"method": "truncation", "setting": "B16", "thinking_from": "B64-n2"}]
+    done, _ = samples_job(tmp_path, repo_root, model, path, runs, {**SETTINGS, "engine": DETERMINISTIC})
+    assert done.returncode == 2 and "which --runs does not list" in done.stderr

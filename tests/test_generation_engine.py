@@ -364,38 +364,54 @@ def test_a_prompt_longer_than_the_context_is_a_clear_error(ctx, real_sets):
 
 
 def test_cli_reports_bad_settings_without_a_traceback(tiny_model, tmp_path, repo_root):
-    command = [sys.executable, "-m", "workflow_scripts.generation", "--model", str(tiny_model),
-               "--model-name", "base", "--method", "budget_forcing", "--setting", "B16-n1",
+    command = [sys.executable, "-m", "workflow_scripts.generation", "samples", "--model", str(tiny_model),
+               "--model-name", "base", "--runs", json.dumps([{"method": "budget_forcing", "setting": "B16-n1"}]),
                "--settings", json.dumps(SETTINGS), "--limits", "{}", "--eval-sets", "x.jsonl",
-               "--out-dir", str(tmp_path)]
+               "--store", str(tmp_path / "store"), "--manifest", str(tmp_path / "m.json")]
     result = subprocess.run(command, cwd=repo_root, capture_output=True, text=True)
     assert result.returncode == 2
     assert "base model has none" in result.stderr and "Traceback" not in result.stderr
 
 
+def write_eval_sets(records, directory) -> list[str]:
+    paths = []
+    for dataset in SOURCES:
+        path = directory / f"{dataset}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [{k: v for k, v in r.items() if k != "dataset"} for r in records if r["dataset"] == dataset]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        paths.append(str(path))
+    return paths
+
+
+def samples_command(model, eval_paths, runs, tmp_path, *extra):
+    return [sys.executable, "-m", "workflow_scripts.generation", "samples", "--model", str(model),
+            "--model-name", "sft", "--runs", json.dumps(runs), "--settings", json.dumps(SETTINGS),
+            "--limits", json.dumps({d: None for d in SOURCES}), "--eval-sets", *eval_paths, "--seed", "42",
+            "--store", str(tmp_path / "store"), "--manifest", str(tmp_path / "manifest.json"), *extra]
+
+
+def shards_command(manifest, run, expect, out_dir):
+    return [sys.executable, "-m", "workflow_scripts.generation", "shards", "--manifests", str(manifest),
+            "--run", run, "--expect", json.dumps(expect), "--out-dir", str(out_dir)]
+
+
 def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_model, records, tmp_path, repo_root):
-    """A real SIGKILL mid-job; the rerun is the first job of a two-configuration engine group,
-    which makes both configurations' samples; the second job then starts no engine."""
+    """A real SIGKILL mid-job; the rerun, now with a second run, makes only what is missing (and a
+    stored sample made with other settings again), both runs on one engine; the shards jobs
+    then write each run's shards in eval order, and a rerun with everything stored starts no engine."""
     import signal
     import time
 
     records = [r for dataset in SOURCES for r in [x for x in records if x["dataset"] == dataset][:3]]
-    eval_paths = []
-    for dataset in SOURCES:
-        path = tmp_path / "eval" / f"{dataset}.jsonl"
-        path.parent.mkdir(exist_ok=True)
-        rows = [{k: v for k, v in r.items() if k != "dataset"} for r in records if r["dataset"] == dataset]
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        eval_paths.append(str(path))
-    out_dir, forcing_dir = tmp_path / "truncation_B32", tmp_path / "budget_forcing_B16-n1"
-    common = [sys.executable, "-m", "workflow_scripts.generation", "--model", str(tiny_model), "--model-name", "sft",
-              "--settings", json.dumps(SETTINGS), "--limits", json.dumps({d: None for d in SOURCES}),
-              "--eval-sets", *eval_paths, "--seed", "42"]
+    eval_paths = write_eval_sets(records, tmp_path / "eval")
+    truncation = {"method": "truncation", "setting": "B32"}
+    forcing = {"method": "budget_forcing", "setting": "B16-n1"}
     # chunks of one sample: each finished sample is on disk before the next starts
-    killed = common + ["--method", "truncation", "--setting", "B32", "--out-dir", str(out_dir), "--chunk-size", "1"]
+    killed = samples_command(tiny_model, eval_paths, [truncation], tmp_path, "--chunk-size", "1")
     process = subprocess.Popen(killed, cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    partial = out_dir / "math500.jsonl.store"
+    partial = tmp_path / "store" / "truncation" / "B32" / "math500.jsonl"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
         if partial.exists() and partial.read_text().count("\n") >= 2:
@@ -404,85 +420,70 @@ def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_mode
     assert process.poll() is None, "the job ended before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not (out_dir / "job.json").exists() and not (out_dir / "math500.jsonl").exists()
+    assert not (tmp_path / "manifest.json").exists()
     kept = {json.loads(line)["id"]: json.loads(line) for line in partial.read_text().splitlines() if line.endswith("}")}
     assert 2 <= len(kept) < len(records)
     # A sample left by a run with other settings must be regenerated, not reused.
     gpqa_first = next(r["id"] for r in records if r["dataset"] == "gpqa")
-    forcing_dir.mkdir()
-    (forcing_dir / "gpqa.jsonl.store").write_text(json.dumps({"id": gpqa_first, "resume_key": "stale"}) + "\n")
+    stale = tmp_path / "store" / "budget_forcing" / "B16-n1" / "gpqa.jsonl"
+    stale.parent.mkdir(parents=True)
+    stale.write_text(json.dumps({"id": gpqa_first, "resume_key": "stale"}) + "\n")
 
-    configs = [{"method": "truncation", "setting": "B32", "out_dir": str(out_dir)},
-               {"method": "budget_forcing", "setting": "B16-n1", "out_dir": str(forcing_dir)}]
-    first = subprocess.run(common + ["--configs", json.dumps(configs), "--write", str(out_dir)], cwd=repo_root,
+    first = subprocess.run(samples_command(tiny_model, eval_paths, [truncation, forcing], tmp_path), cwd=repo_root,
                            capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert not (forcing_dir / "job.json").exists()  # the group's other job writes its own outputs
-    second = subprocess.run(common + ["--configs", json.dumps(configs), "--write", str(forcing_dir)], cwd=repo_root,
-                            capture_output=True, text=True)
-    assert second.returncode == 0, second.stderr[-3000:]
-    job = json.loads((out_dir / "job.json").read_text())
-    assert job["engine_starts"] == 1 and job["engine"] == engine_settings(ENGINE)  # completed from the schema
-    assert job["datasets"]["math500"]["resumed_ids"] == sorted(kept)
-    regenerated = [i for d in job["datasets"].values() for i in d["generated_ids"]]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["engine_starts"] == 1 and manifest["engine"] == engine_settings(ENGINE)  # completed
+    entry = manifest["runs"]["sft/truncation/B32"]
+    assert entry["datasets"]["math500"]["resumed"] == sorted(kept)
+    regenerated = [i for d in entry["datasets"].values() for i in d["generated"]]
     assert sorted(regenerated + list(kept)) == sorted(r["id"] for r in records)  # each sample generated once
-    forcing_job = json.loads((forcing_dir / "job.json").read_text())
-    assert forcing_job["engine_starts"] == 0  # its samples were made on the first job's engine
-    assert forcing_job["engine_group"] == ["sft/truncation/B32", "sft/budget_forcing/B16-n1"]
-    assert all(d["generated_ids"] == [] for d in forcing_job["datasets"].values())
-    gpqa_forced = json.loads((forcing_dir / "gpqa.jsonl").read_text().splitlines()[0])
-    assert gpqa_forced["id"] == gpqa_first and gpqa_forced["resume_key"] == forcing_job["resume_key"]  # not the stale one
+    # both runs' rounds went to the engine together
+    assert max(call["rounds"] for call in manifest["engine_calls"]) == 2
+    assert manifest["generated_tokens"] == sum(manifest["runs"][r]["generated_tokens"] for r in manifest["runs"])
+
     wait = forcing_ids(ctx.tokenizer, "Wait")
-    for directory, job_ in ((out_dir, job), (forcing_dir, forcing_job)):
+    jobs = {}
+    for run in ("sft/truncation/B32", "sft/budget_forcing/B16-n1"):
+        out_dir = tmp_path / "generation" / run
+        result = subprocess.run(shards_command(tmp_path / "manifest.json", run, manifest["runs"][run]["expect"], out_dir),
+                                cwd=repo_root, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        job = jobs[run] = json.loads((out_dir / "job.json").read_text())
         samples = []
         for dataset in SOURCES:
-            shard = [json.loads(line) for line in (directory / f"{dataset}.jsonl").read_text().splitlines()]
+            shard = [json.loads(line) for line in (out_dir / f"{dataset}.jsonl").read_text().splitlines()]
             assert [s["id"] for s in shard] == [r["id"] for r in records if r["dataset"] == dataset]
-            # the store is the shard (a hard link): it outlives Snakemake's removal of the shard
-            assert (directory / f"{dataset}.jsonl.store").stat().st_ino == (directory / f"{dataset}.jsonl").stat().st_ino
+            assert all(s["resume_key"] == job["resume_key"] for s in shard)
             samples += shard
         for sample in samples:
             check_accounting(sample, ctx, wait)
-        new = [s for s in samples if s["id"] in {i for d in job_["datasets"].values() for i in d["generated_ids"]}]
-        assert job_["generated_tokens"] == sum(s["generated_tokens"] for s in new)  # the engine's count = re-count
-        assert {r["dataset"] for r in job_["natural_stop"]} == set(SOURCES)
-    math_shard = {s["id"]: s for s in map(json.loads, (out_dir / "math500.jsonl").read_text().splitlines())}
+        new = [s for s in samples if s["id"] in {i for d in job["datasets"].values() for i in d["generated_ids"]}]
+        assert job["generated_tokens"] == sum(s["generated_tokens"] for s in new)  # the engine's count = re-count
+        assert {r["dataset"] for r in job["natural_stop"]} == set(SOURCES)
+    forced = tmp_path / "generation" / "sft" / "budget_forcing" / "B16-n1"
+    gpqa_forced = json.loads((forced / "gpqa.jsonl").read_text().splitlines()[0])
+    assert gpqa_forced["id"] == gpqa_first and gpqa_forced["resume_key"] == jobs["sft/budget_forcing/B16-n1"]["resume_key"]
+    math_shard = {s["id"]: s for s in map(json.loads, (tmp_path / "generation" / "sft" / "truncation" / "B32" /
+                                                        "math500.jsonl").read_text().splitlines())}
     assert all(math_shard[i]["thinking_token_ids"] == kept[i]["thinking_token_ids"] for i in kept)  # not regenerated
 
-    # Rerun with everything done: no engine start, nothing generated, shards unchanged.
-    before = {d: (forcing_dir / f"{d}.jsonl").read_bytes() for d in SOURCES}
-    (forcing_dir / "job.json").unlink()
-    single = common + ["--method", "budget_forcing", "--setting", "B16-n1", "--out-dir", str(forcing_dir)]
-    result = subprocess.run(single, cwd=repo_root, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rerun = json.loads((forcing_dir / "job.json").read_text())
+    # A shards job asked for other settings than the manifest's refuses (a stale manifest), naming them.
+    other = {**manifest["runs"]["sft/budget_forcing/B16-n1"]["expect"], "seed": 7}
+    refused = subprocess.run(shards_command(tmp_path / "manifest.json", "sft/budget_forcing/B16-n1", other,
+                                            tmp_path / "x"), cwd=repo_root, capture_output=True, text=True)
+    assert refused.returncode == 2 and "other seed" in refused.stderr and "Traceback" not in refused.stderr
+
+    # Rerun with everything stored: no engine start, nothing generated, shards byte-identical.
+    before = {d: (forced / f"{d}.jsonl").read_bytes() for d in SOURCES}
+    again = subprocess.run(samples_command(tiny_model, eval_paths, [truncation, forcing], tmp_path), cwd=repo_root,
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads((tmp_path / "manifest.json").read_text())
     assert rerun["engine_starts"] == 0 and rerun["generated_tokens"] == 0
-    assert all(d["generated_ids"] == [] for d in rerun["datasets"].values())
-    assert before == {d: (forcing_dir / f"{d}.jsonl").read_bytes() for d in SOURCES}
-
-
-def test_two_jobs_of_one_engine_group_at_once_start_one_engine(tiny_model, records, tmp_path, repo_root):
-    """Two jobs of one group started together (two SLURM nodes, say): the group lock lets one
-    generate both configurations; the other waits, then finds its samples stored and starts no
-    engine. Neither writes the other's outputs."""
-    chosen = [r for r in records if r["dataset"] == "math500"][:2]
-    path = tmp_path / "math500.jsonl"
-    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "dataset"}) + "\n" for r in chosen))
-    dirs = [tmp_path / "truncation_B16", tmp_path / "truncation_B32"]
-    configs = [{"method": "truncation", "setting": d.name.split("_")[1], "out_dir": str(d)} for d in dirs]
-    common = [sys.executable, "-m", "workflow_scripts.generation", "--model", str(tiny_model), "--model-name", "sft",
-              "--settings", json.dumps(SETTINGS), "--limits", json.dumps({"math500": None}), "--eval-sets", str(path),
-              "--configs", json.dumps(configs)]
-    jobs = [subprocess.Popen(common + ["--write", str(d)], cwd=repo_root, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for d in dirs]
-    for job in jobs:
-        _, stderr = job.communicate(timeout=600)
-        assert job.returncode == 0, stderr[-3000:]
-    written = [json.loads((d / "job.json").read_text()) for d in dirs]
-    assert sorted(j["engine_starts"] for j in written) == [0, 1]
-    worker = next(j for j in written if j["engine_starts"])
-    assert set(worker["generated_for_group"]) == {"sft/truncation/B16", "sft/truncation/B32"}
-    for directory, job in zip(dirs, written):
-        shard = [json.loads(line) for line in (directory / "math500.jsonl").read_text().splitlines()]
-        assert [s["id"] for s in shard] == [r["id"] for r in chosen]
-        assert all(s["resume_key"] == job["resume_key"] for s in shard)
+    assert all(d["generated"] == [] for e in rerun["runs"].values() for d in e["datasets"].values())
+    result = subprocess.run(shards_command(tmp_path / "manifest.json", "sft/budget_forcing/B16-n1",
+                                           rerun["runs"]["sft/budget_forcing/B16-n1"]["expect"], forced),
+                            cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert before == {d: (forced / f"{d}.jsonl").read_bytes() for d in SOURCES}

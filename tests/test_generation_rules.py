@@ -1,17 +1,18 @@
-"""rules/generation.smk under real Snakemake (dry runs): one rule, one job per configuration
-(and per trajectory), each reading its engine group from the plan file; the groups of
-workflow_scripts.config.grid."""
+"""rules/generation.smk under real Snakemake (dry runs): one `generate` job per (model, part),
+one engine each, making every run of the model; one `shards` job per run (no engine), whose
+trigger is its own run (workflow_scripts.config.grid: generation_runs)."""
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 
 from workflow_scripts.config import (
-    complete_config, derives_thinking, engine_group_plan, evaluation_grid, generation_jobs, load_config, merge_configs,
-    trajectory_plan, write_engine_group_plan,
+    complete_config, derives_thinking, evaluation_grid, generation_parts, generation_runs, load_config, merge_configs,
+    trajectory_plan,
 )
 
 
@@ -26,110 +27,103 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
 
-def job_commands(output: str) -> dict[str, dict]:
-    """{out_dir: the job's own configuration flags} of every generate job in a dry run."""
-    commands = {}
-    pattern = (r"--method (\S+) --setting (\S+) --out-dir (\S+) +(?:--thinking-from (\S+) +)?"
-               r"--engine-groups (\S+)")
-    for match in re.finditer(pattern, output):
-        commands[match[3]] = {"method": match[1], "setting": match[2], "thinking_from": match[4],
-                              "engine_groups": match[5]}
-    return commands
+def commands(output: str, subcommand: str) -> list[dict]:
+    """The flags of every `python -m workflow_scripts.generation <subcommand>` command of a dry run."""
+    found = []
+    for line in output.splitlines():
+        if f"workflow_scripts.generation {subcommand} " not in line:
+            continue
+        words = shlex.split(line.split(f"workflow_scripts.generation {subcommand} ", 1)[1].split(" > ")[0])
+        flags, key = {}, None
+        for word in words:
+            if word.startswith("--"):
+                key = word[2:]
+                flags[key] = []
+            else:
+                flags[key].append(word)
+        found.append({k: v[0] if len(v) == 1 else v for k, v in flags.items()})
+    return found
 
 
-def test_real_config_runs_one_job_per_configuration(repo_root):
-    """On GPUs every run is its own job and engine group, except the runs cut from the SFT
-    model's trajectory, which share its engine; every rule is `generate`."""
+def test_real_config_one_engine_per_model_and_one_shards_job_per_run(repo_root):
+    """The real grid: two generate jobs (base and sft, one engine each), the SFT model's runs
+    cut from its trajectory; a shards job per run and for the trajectory."""
     config = load_config(repo_root / "config.yaml")
     grid, plan = evaluation_grid(config), trajectory_plan(config)
     output = dry_run(repo_root)
     counts = job_counts(output)
-    assert counts["generate"] == len(grid) + len(plan) == len(grid) + 1
-    assert not any(name.startswith("generate_") for name in counts)
-    results = f"results/{config['run_name']}"
-    trajectory = f"{results}/generation/sft/trajectory/Bunbounded-n4"
-    derived = {f"{results}/generation/{s.model}/{s.method}/{s.setting}" for s in grid if derives_thinking(config, s)}
+    assert counts["generate"] == 2 and counts["shards"] == len(grid) + len(plan) == len(grid) + 1
+    generate = {c["model-name"]: c for c in commands(output, "samples")}
+    assert set(generate) == {"base", "sft"} and {c["part"] for c in generate.values()} == {"1of1"}
+    sft_runs = json.loads(generate["sft"]["runs"])
+    assert sft_runs[0] == {"method": "trajectory", "setting": "Bunbounded-n4"}
+    derived = [r for r in sft_runs if "thinking_from" in r]
     assert len(derived) == 6 + 6 + 2 * 2  # 6 truncation budgets; budget forcing: n=1 at 6, n=2 and 4 at 2
-    commands = job_commands(output)
-    assert set(commands) == {f"{results}/generation/{s.model}/{s.method}/{s.setting}" for s in grid} | {trajectory}
-    assert {c["engine_groups"] for c in commands.values()} == {f"{results}/generation/engine_groups.json"}
-    assert {d for d, c in commands.items() if c["thinking_from"] == trajectory} == derived
-    groups = engine_group_plan(generation_jobs(config), results)
-    shared = [g for g in groups.values() if len(g) > 1]
-    assert len(shared) == 1 and {c["out_dir"] for c in shared[0]} == derived | {trajectory}
-    assert len(groups) == len(commands) - len(derived)  # every other job alone
+    assert {r["thinking_from"] for r in derived} == {"Bunbounded-n4"}
+    assert len(sft_runs) == 1 + sum(s.model == "sft" for s in grid)
+    assert sorted((r["method"], r["setting"]) for r in derived) == sorted(
+        (s.method, s.setting) for s in grid if derives_thinking(config, s))
+    results = f"results/{config['run_name']}"
+    shards = commands(output, "shards")
+    assert sorted(c["run"] for c in shards) == sorted([s.label for s in grid] + ["sft/trajectory/Bunbounded-n4"])
+    for command in shards:
+        model = command["run"].split("/")[0]
+        assert command["manifests"] == f"{results}/generation/{model}/parts/1of1.json"
+        assert command["out-dir"] == f"{results}/generation/{command['run']}"
+    # a derived run's shards depend on budget forcing's string (its trajectory's), not on other methods
+    truncation = next(c for c in shards if c["run"] == "sft/truncation/B500")
+    assert set(json.loads(truncation["expect"])["settings"]) >= {"budget_forcing", "engine"}
+    assert "parallel" not in json.loads(truncation["expect"])["settings"]
+    assert "rule shards:" in output and not re.search(r"rule shards:[^\n]*\n(?:[^\n]+\n)*?\s+resources:.*gpu=1", output)
 
 
-def test_engine_groups_of_the_smoke_config_with_and_without_reuse(repo_root):
+def test_smoke_runs_every_method_of_a_model_on_one_engine(repo_root):
     config = complete_config(load_config(repo_root / "profiles" / "smoke" / "experiment.yaml"))
-    jobs = generation_jobs(config)
-    groups = {}
-    for job in jobs:
-        groups.setdefault(job.group, []).append(job.folder)
-    # the trajectory and every truncation / budget-forcing run of the SFT model share one engine
-    assert sorted(groups["sft:trajectory"]) == sorted(
-        [f"sft/truncation/{s}" for s in ("B16", "B32", "B64", "B128", "Bunbounded")]
-        + [f"sft/budget_forcing/{s}" for s in ("B32-n1", "B128-n1", "B128-n2", "Bunbounded-n1", "Bunbounded-n2")]
-        + ["sft/trajectory/Bunbounded-n2"])
-    assert all(j.thinking_from == "Bunbounded-n2" for j in jobs if j.group == "sft:trajectory" and j.method != "trajectory")
-    # the other runs: one engine per (model, the method's group) on the CPU
-    assert {group: sorted(folders) for group, folders in groups.items() if group != "sft:trajectory"} == {
-        "base:Bunbounded": ["base/parallel/k4", "base/truncation/Bunbounded"],
-        "sft:conditional": sorted(["sft/class_conditional/long", "sft/class_conditional/short",
-                                   "sft/step_conditional/S2", "sft/step_conditional/S4",
-                                   "sft/step_conditional_forcing/S2", "sft/step_conditional_forcing/S4",
-                                   "sft/token_conditional/T32", "sft/token_conditional/T128"]),
-        "sft:Bunbounded": ["sft/parallel/k4"],
-        "sft:B128": ["sft/rejection_sampling/B128", "sft/token_conditional_forcing/T128"],
-        "sft:B64": ["sft/rejection_sampling/B64"],
-        "sft:B32": ["sft/token_conditional_forcing/T32"],
-    }
-    assert len(jobs) == len(evaluation_grid(config)) + 1
-    # the plan the CLI reads: the same groups, with each derived run's trajectory folder
-    plan = engine_group_plan(jobs, "results/smoke")
-    assert {g: sorted(c["out_dir"] for c in configs) for g, configs in plan.items()} == {
-        g: sorted(f"results/smoke/generation/{f}" for f in folders) for g, folders in groups.items()}
-    assert {c.get("thinking_from") for c in plan["sft:trajectory"]} == {
-        None, "results/smoke/generation/sft/trajectory/Bunbounded-n2"}
-    # reuse off: no trajectory, every run thinks from scratch in its budget's group
-    scratch = generation_jobs(complete_config(merge_configs(config, {"generation": {"reuse_thinking": False}})))
-    assert all(j.thinking_from is None and j.method != "trajectory" for j in scratch)
-    assert {j.folder for j in scratch if j.group == "sft:B32"} == {
-        "sft/truncation/B32", "sft/budget_forcing/B32-n1", "sft/token_conditional_forcing/T32"}
-
-
-def test_the_plan_file_is_written_once_and_only_when_it_changes(tmp_path):
-    path = tmp_path / "generation" / "engine_groups.json"
-    plan = {"g": [{"method": "truncation", "setting": "B16", "out_dir": "d"}]}
-    write_engine_group_plan(str(path), plan)
-    first = path.stat().st_mtime_ns
-    write_engine_group_plan(str(path), plan)
-    assert path.stat().st_mtime_ns == first and json.loads(path.read_text()) == plan
-    write_engine_group_plan(str(path), {})
-    assert json.loads(path.read_text()) == {} and not list(path.parent.glob(".*.tmp"))  # no temporary file left
-
-
-def test_cpu_smoke_run_is_one_rule_whose_jobs_read_their_engine_group(repo_root):
-    config = complete_config(load_config(repo_root / "profiles" / "smoke" / "experiment.yaml"))
-    jobs = generation_jobs(config)
+    runs = generation_runs(config)
+    assert [r.folder for r in runs["sft"]][0] == "sft/trajectory/Bunbounded-n2"
+    assert {r.folder for r in runs["sft"] if r.thinking_from} == {
+        *(f"sft/truncation/{s}" for s in ("B16", "B32", "B64", "B128", "Bunbounded")),
+        *(f"sft/budget_forcing/{s}" for s in ("B32-n1", "B128-n1", "B128-n2", "Bunbounded-n1", "Bunbounded-n2"))}
+    assert {r.folder for r in runs["base"]} == {"base/parallel/k4", "base/truncation/Bunbounded"}
+    assert sum(len(r) for r in runs.values()) == len(evaluation_grid(config)) + 1
     output = dry_run(repo_root, "--profile", "profiles/smoke")
     counts = job_counts(output)
-    assert {name: n for name, n in counts.items() if name.startswith("generate")} == {"generate": len(jobs)}
-    commands = job_commands(output)
-    assert sorted(commands) == sorted(f"results/smoke/generation/{job.folder}" for job in jobs)
-    for job in jobs:
-        flags = commands[f"results/smoke/generation/{job.folder}"]
-        assert (flags["method"], flags["setting"]) == (job.method, job.setting)
-        assert flags["thinking_from"] == (f"results/smoke/generation/sft/trajectory/{job.thinking_from}"
-                                          if job.thinking_from else None)
+    assert counts["generate"] == 2 and counts["shards"] == len(evaluation_grid(config)) + 1
+    for command in commands(output, "samples"):
+        assert [tuple(sorted(r.items())) for r in json.loads(command["runs"])] == [
+            tuple(sorted(r.as_dict().items())) for r in runs[command["model-name"]]]
+    # reuse off: no trajectory, every run thinks from scratch on the same engine
+    scratch = generation_runs(complete_config(merge_configs(config, {"generation": {"reuse_thinking": False}})))
+    assert all(r.thinking_from is None and r.method != "trajectory" for rs in scratch.values() for r in rs)
+
+
+def test_parts_split_a_models_work_into_jobs_with_one_engine_each(repo_root, tmp_path):
+    config = complete_config(merge_configs(load_config(repo_root / "config.yaml"), {"generation": {"parts": 3}}))
+    assert generation_parts(config) == ["1of3", "2of3", "3of3"]
+    overlay = tmp_path / "parts.yaml"
+    overlay.write_text("generation:\n  parts: 3\n")
+    output = dry_run(repo_root, "--configfile", str(overlay))
+    assert job_counts(output)["generate"] == 2 * 3
+    assert sorted(c["part"] for c in commands(output, "samples")) == ["1of3", "1of3", "2of3", "2of3", "3of3", "3of3"]
+    for command in commands(output, "shards"):
+        model = command["run"].split("/")[0]
+        assert command["manifests"] == [f"results/s1-qwen2.5-3b/generation/{model}/parts/{p}of3.json" for p in (1, 2, 3)]
+
+
+def test_a_dry_run_writes_no_file(repo_root, tmp_path):
+    """Nothing is planned into files at parse time: a dry run leaves the results folder as it was."""
+    overlay = tmp_path / "elsewhere.yaml"
+    overlay.write_text(f"run_name: dry-{tmp_path.name}\n")
+    dry_run(repo_root, "--configfile", str(overlay))
+    assert not (repo_root / "results" / f"dry-{tmp_path.name}").exists()
 
 
 def test_cpu_profile_runs_the_real_config_on_cpu_one_engine_at_a_time(repo_root):
     """profiles/cpu merges its overlay over config.yaml: no GPU asked for anywhere, float32,
-    every generation job taking all cores (so engines never run side by side)."""
+    every generate job taking all cores (so engines never run side by side)."""
     output = dry_run(repo_root, "--profile", "profiles/cpu", "--cores", "4")
     counts = job_counts(output)
-    assert set(n for n in counts if n.startswith("generate")) == {"generate"}
+    assert {n for n in counts if n.startswith("generate")} == {"generate"}
     assert '"dtype": "float32"' in output and '"enforce_eager": true' in output and "bfloat16" not in output
     assert "gpu.run --gpus 0 " in output and "--gpus 1 " not in output  # SFT and generation on the CPU
     assert re.search(r"rule generate:.*?threads: 4", output, re.S)  # all 4 cores: one engine at a time

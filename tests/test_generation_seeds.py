@@ -13,7 +13,7 @@ import pytest
 
 from test_generation_engine import ANSWER_MAX, ENGINE, SETTINGS, SOURCES, engine_context, tiny_qwen2
 from workflow_scripts.data import load_benchmark
-from workflow_scripts.generation.cli import job_resume_key
+from workflow_scripts.generation.samples import run_resume_key
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
 from workflow_scripts.generation.prompts import prompt_ids
 from workflow_scripts.generation.seeds import answer_seed, round_seed, sample_seed, seeded_samples
@@ -94,7 +94,7 @@ def test_sampled_shards_get_new_resume_keys(run):
         settings.update({"samples": 3, "temperature": 0.6, "top_p": 0.95})
     spec = MethodSpec.from_cli(*run, settings)
     assert spec.sampled
-    key = job_resume_key("model-dir", spec, settings["engine"], 42, settings)
+    key = run_resume_key("model-dir", spec, settings["engine"], 42, settings)
     assert len(key) == 16 and key != SAMPLED_KEYS_BEFORE[run]  # old shards regenerate
     greedy = MethodSpec.from_cli("sft", "truncation", "B500", {k: v for k, v in settings.items()
                                                                  if k not in ("samples", "temperature", "top_p")})

@@ -17,14 +17,15 @@ from workflow_scripts.generation.budgets import (
     BudgetError, answer_limit, context_room, parse_budget, thinking_limit,
 )
 from workflow_scripts.methods.budget_forcing import forcing_ids
-from workflow_scripts.generation.cli import GenerationError, check_settings, job_configs, load_eval_sets, parse_args
+from workflow_scripts.generation.inputs import GenerationError, check_settings, load_eval_sets
+from workflow_scripts.generation.samples import parse_part, part_records
 from workflow_scripts.generation.engine import Completion, engine_settings
 from workflow_scripts.generation.methods import MethodError, MethodSpec
 from workflow_scripts.generation.natural_stop import natural_stop_stats, natural_stop_table, stopped_naturally
 from workflow_scripts.generation.prompts import (
     CLASS_PROMPTS, FormatTokens, PromptError, encode, prompt_ids, prompt_text, user_turn,
 )
-from workflow_scripts.generation.shards import ShardError, ShardWriter, resume_key
+from workflow_scripts.generation.store import SampleStore, StoreError, resume_key
 from workflow_scripts.generation.thinking import ThinkingTrace, advance, strip_stop
 from workflow_scripts.methods.budget_forcing import ForcingRule
 
@@ -285,115 +286,70 @@ def test_load_eval_sets_limits_and_errors(tmp_path):
         load_eval_sets([str(blank)], {"gpqa": None})
 
 
-def test_job_configs_single_or_grouped():
-    base = ["--model", "m", "--model-name", "sft", "--settings", "{}", "--limits", "{}", "--eval-sets", "a.jsonl"]
-    single = parse_args(base + ["--method", "truncation", "--setting", "B16", "--out-dir", "d"])
-    assert job_configs(single) == [{"method": "truncation", "setting": "B16", "out_dir": "d", "write": True}]
-    derived = parse_args(base + ["--method", "truncation", "--setting", "B16", "--out-dir", "d", "--thinking-from", "t"])
-    assert job_configs(derived) == [{"method": "truncation", "setting": "B16", "out_dir": "d", "thinking_from": "t",
-                                     "write": True}]
-    configs = [{"method": "truncation", "setting": "B16", "out_dir": "d1"},
-               {"method": "class_conditional", "setting": "long", "out_dir": "d2"}]
-    assert job_configs(parse_args(base + ["--configs", json.dumps(configs)])) == [
-        {**c, "write": True} for c in configs]
-    # a job of an engine group writes only its own configuration
-    assert [c["write"] for c in job_configs(parse_args(base + ["--configs", json.dumps(configs), "--write", "d2"]))] == [
-        False, True]
-    with pytest.raises(GenerationError, match="not in --configs"):
-        job_configs(parse_args(base + ["--configs", json.dumps(configs), "--write", "d3"]))
-    with pytest.raises(GenerationError, match="not both"):
-        job_configs(parse_args(base + ["--configs", json.dumps(configs), "--method", "truncation"]))
-    with pytest.raises(GenerationError, match="are required"):
-        job_configs(parse_args(base + ["--method", "truncation"]))
-    with pytest.raises(GenerationError, match="same out_dir twice"):
-        job_configs(parse_args(base + ["--configs", json.dumps([configs[0], configs[0]])]))
-    with pytest.raises(GenerationError, match="must have method, setting, out_dir"):
-        job_configs(parse_args(base + ["--configs", json.dumps([{"method": "truncation"}])]))
+def test_parts_take_every_pth_question_and_cover_each_set_once():
+    eval_sets = {"math500": [{"id": str(i)} for i in range(7)], "aime24": [{"id": "a"}]}
+    assert parse_part("1of1") == (1, 1) and parse_part("3of4") == (3, 4)
+    for bad in ("0of2", "3of2", "1-2", "of2"):
+        with pytest.raises(GenerationError, match="--part must look like"):
+            parse_part(bad)
+    parts = [part_records(eval_sets, p, 3) for p in (1, 2, 3)]
+    assert [[i for i, _ in part["math500"]] for part in parts] == [[0, 3, 6], [1, 4], [2, 5]]
+    assert [len(part["aime24"]) for part in parts] == [1, 0, 0]  # a part may have no question of a set
 
 
-def test_a_job_reads_its_group_mates_from_the_engine_group_plan(tmp_path):
-    base = ["--model", "m", "--model-name", "sft", "--settings", "{}", "--limits", "{}", "--eval-sets", "a.jsonl"]
-    plan = tmp_path / "engine_groups.json"
-    trajectory = {"method": "trajectory", "setting": "B64-n2", "out_dir": "r/sft/trajectory/B64-n2"}
-    derived = {"method": "truncation", "setting": "B16", "out_dir": "r/sft/truncation/B16",
-               "thinking_from": "r/sft/trajectory/B64-n2"}
-    alone = {"method": "class_conditional", "setting": "long", "out_dir": "r/sft/class_conditional/long"}
-    plan.write_text(json.dumps({"sft:trajectory": [derived, trajectory], "sft:conditional": [alone]}))
-    own = ["--method", "truncation", "--setting", "B16", "--out-dir", "r/sft/truncation/B16",
-           "--thinking-from", "r/sft/trajectory/B64-n2", "--engine-groups", str(plan)]
-    assert job_configs(parse_args(base + own)) == [{**derived, "write": True}, {**trajectory, "write": False}]
-    single = ["--method", "class_conditional", "--setting", "long", "--out-dir", "r/sft/class_conditional/long"]
-    assert job_configs(parse_args(base + single + ["--engine-groups", str(plan)])) == [{**alone, "write": True}]
-    unlisted = ["--method", "truncation", "--setting", "B32", "--out-dir", "elsewhere", "--engine-groups", str(plan)]
-    assert job_configs(parse_args(base + unlisted)) == [
-        {"method": "truncation", "setting": "B32", "out_dir": "elsewhere", "write": True}]
-    with pytest.raises(GenerationError, match="does not exist"):
-        job_configs(parse_args(base + single + ["--engine-groups", str(tmp_path / "missing.json")]))
-    plan.write_text(json.dumps({"g": [alone, {"method": "truncation"}]}))
-    with pytest.raises(GenerationError, match="must have method, setting, out_dir"):
-        job_configs(parse_args(base + single + ["--engine-groups", str(plan)]))
-
-
-def test_a_derived_run_must_name_a_trajectory(tmp_path, capsys):
-    """thinking_from pointing at a run's folder is refused by name, before eval sets or engines."""
+def test_a_derived_run_must_name_a_listed_trajectory(tmp_path, capsys):
+    """A derived run whose trajectory --runs does not list, or the same run twice: refused by
+    name, before eval sets or engines."""
     from workflow_scripts.generation.cli import main
 
-    configs = [{"method": "truncation", "setting": "B16", "out_dir": "r/sft/truncation/B16",
-                "thinking_from": "r/sft/truncation/B32"},
-               {"method": "truncation", "setting": "B32", "out_dir": "r/sft/truncation/B32"}]
-    argv = ["--model", "m", "--model-name", "sft", "--settings", "{}", "--limits", "{}", "--eval-sets",
-            str(tmp_path / "missing.jsonl"), "--configs", json.dumps(configs)]
-    assert main(argv) == 2
-    assert "thinking_from r/sft/truncation/B32 is not a trajectory's out_dir" in capsys.readouterr().err
+    base = ["samples", "--model", "m", "--model-name", "sft", "--settings", "{}", "--limits", "{}", "--eval-sets",
+            str(tmp_path / "missing.jsonl"), "--store", str(tmp_path / "s"), "--manifest", str(tmp_path / "m.json")]
+    derived = [{"method": "truncation", "setting": "B16", "thinking_from": "B32-n0"},
+               {"method": "truncation", "setting": "B32"}]
+    assert main(base + ["--runs", json.dumps(derived)]) == 2
+    assert "sft/truncation/B16 is cut from the trajectory 'B32-n0', which --runs does not list" in capsys.readouterr().err
+    assert main(base + ["--runs", json.dumps([derived[1], derived[1]])]) == 2
+    assert "names the same run twice" in capsys.readouterr().err
+    assert main(base + ["--runs", json.dumps([{"method": "truncation"}])]) == 2
+    assert "must have method, setting" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
-# --- shards ------------------------------------------------------------------------------
+# --- the store ---------------------------------------------------------------------------
 
 def _sample(i, key_model="sft"):
     return {"id": str(i), "dataset": "math500", "model": key_model, "x": i}
 
 
-def test_shard_append_resume_and_finalize_in_eval_order(tmp_path):
-    path = tmp_path / "math500.jsonl"
-    writer = ShardWriter(path, "k1")
-    assert writer.load() == {}
-    writer.append([_sample(2)])
-    writer.append([_sample(0)])
+def test_store_append_resume_and_torn_tails(tmp_path):
+    path = tmp_path / "store" / "math500.jsonl"
+    store = SampleStore(path, "k1")
+    assert store.load() == {}
+    store.append([_sample(2)])
+    store.append([_sample(0)])
     # a killed write: half a line at the end
-    with open(writer.store, "a") as handle:
+    with open(path, "a") as handle:
         handle.write('{"id": "1", "dataset": "mat')
-    again = ShardWriter(path, "k1")
+    again = SampleStore(path, "k1")
     assert sorted(again.load()) == ["0", "2"] and again.torn_lines == 1
-    assert writer.store.read_text().endswith("\n")  # torn tail cut off
+    assert path.read_text().endswith("\n")  # torn tail cut off
     again.append([_sample(1)])
-    with pytest.raises(ShardError, match="1 sample\\(s\\) missing"):
-        again.finalize(["0", "1", "2", "3"])
-    again.finalize(["0", "1", "2"])
-    # the store is now the shard itself (a hard link, no second copy) and outlives it
-    assert again.store.stat().st_ino == path.stat().st_ino
+    assert sorted(SampleStore(path, "k1").load()) == ["0", "1", "2"]
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [r["id"] for r in rows] == ["0", "1", "2"] and all(r["resume_key"] == "k1" for r in rows)
-    path.unlink()  # what Snakemake does before rerunning the job
-    assert sorted(ShardWriter(path, "k1").load()) == ["0", "1", "2"]
-    again.finalize(["0", "1", "2"])
-    # appending to a store linked to its shard copies it first: the shard is never edited
-    shard_text = path.read_text()
-    again.append([_sample(3)])
-    assert path.read_text() == shard_text and again.store.stat().st_ino != path.stat().st_ino
-    assert sorted(ShardWriter(path, "k1").load()) == ["0", "1", "2", "3"]
-    other = ShardWriter(path, "k2")
-    assert other.load() == {} and other.foreign_samples == 3 + 4  # the shard's and the store's
+    assert all(r["resume_key"] == "k1" for r in rows)
+    other = SampleStore(path, "k2")
+    assert other.load() == {} and other.foreign_samples == 3
+    # a sample counts only if it was made from the eval record as it is now
+    digests = SampleStore(path, "k1", {"0": "a", "1": "a", "2": "a"})
+    digests.append([_sample(0)])  # stamped with record_sha "a"
+    assert sorted(digests.load()) == ["0"] and digests.foreign_samples == 3
 
 
 def test_corrupt_lines_are_errors_not_silently_dropped(tmp_path):
     path = tmp_path / "gpqa.jsonl"
-    writer = ShardWriter(path, "k")
-    writer.store.write_text('{"id": "0", "resume_key": "k"}\nnot json\n{"id": "1", "resume_key": "k"}\n')
-    with pytest.raises(ShardError, match="gpqa.jsonl.store:2"):
-        writer.load()
-    path.write_text('{"id": "0", "resume_key": "k"}')  # final shard without newline
-    with pytest.raises(ShardError, match="torn write"):
-        ShardWriter(path, "k").load()
+    path.write_text('{"id": "0", "resume_key": "k"}\nnot json\n{"id": "1", "resume_key": "k"}\n')
+    with pytest.raises(StoreError, match="gpqa.jsonl:2"):
+        SampleStore(path, "k").load()
 
 
 def test_resume_key_is_stable_and_sensitive():

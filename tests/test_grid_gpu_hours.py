@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflow_scripts.config import generation_jobs, load_config
+from workflow_scripts.config import generation_runs, load_config
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +39,13 @@ def test_rounds_run_in_waves_the_kv_cache_and_max_num_seqs_allow(hours):
 
 
 def test_the_real_grid_has_the_workflows_engines_and_the_desk_models_tokens(hours, benchmark_module, repo_root):
-    """Cross-check against generation_cost.py: the same tokens, split into the jobs the workflow plans."""
+    """Cross-check against generation_cost.py: the same tokens, split into the engines the workflow plans
+    (one per model)."""
     cost = benchmark_module("generation_cost")
     config = load_config(repo_root / "config.yaml")
     questions = {name: s.get("limit") or 30 for name, s in config["eval_sets"].items() if s}
     for lengths in (hours.UPPER, hours.S1_LENGTHS):
         rounds = hours.grid_rounds(config, lengths, 1, cost.ANSWER_TOKENS)
-        assert set(rounds) == {job.group for job in generation_jobs(config)}
+        assert set(rounds) == set(generation_runs(config)) == {"sft", "base"}
         tokens = sum(r.sequences * r.decode for rs in rounds.values() for r in rs)
         assert tokens == cost.predict(config, lengths, 1, questions)["tokens_reuse"]

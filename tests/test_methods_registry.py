@@ -13,7 +13,7 @@ import re
 import pytest
 
 from workflow_scripts.config import ConfigError, ShardSpec, evaluation_grid, validate_config
-from workflow_scripts.generation.cli import job_resume_key
+from workflow_scripts.generation.samples import run_resume_key
 from workflow_scripts.generation.methods import MethodError, MethodSpec
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 from workflow_scripts.methods.base import BudgetMethod
@@ -59,7 +59,7 @@ def test_existing_methods_keep_their_runs_and_order(repo_root, path):
 def test_existing_specs_keep_their_resume_keys(run):
     spec = MethodSpec.from_cli(*run, SETTINGS)
     assert spec.options == ()
-    assert job_resume_key("model-dir", spec, SETTINGS["engine"], 42, SETTINGS) == RESUME_KEYS_BEFORE[run]
+    assert run_resume_key("model-dir", spec, SETTINGS["engine"], 42, SETTINGS) == RESUME_KEYS_BEFORE[run]
 
 
 def test_every_setting_round_trips_and_matches_the_wildcard_constraint(repo_root):

@@ -39,10 +39,12 @@ REPORT_FILES = {
 
 def report_inputs(results, config, predicted=None) -> dict:
     """The --inputs mapping the research_report rule passes, for a results folder that lacks some files
-    (those are left out, as optional inputs are; the grid's job.json files are always listed)."""
+    (those are left out, as optional inputs are; the generate jobs' manifests are always listed)."""
     inputs = {name: str(results / path) for name, path in REPORT_FILES.items() if (results / path).exists()}
     inputs["jobs"] = [str(results / "generation" / s.model / s.method / s.setting / "job.json")
                       for s in evaluation_grid(config)]
+    inputs["generate_jobs"] = [str(results / "generation" / model / "parts" / "1of1.json")
+                               for model in dict.fromkeys(s.model for s in evaluation_grid(config))]
     inputs["eval_sets"] = [str(path) for path in sorted((results / "data" / "eval").glob("*.jsonl"))]
     if predicted is not None:  # the desk estimate of the full grid (benchmarks/generation_cost_results.json)
         inputs["predicted"] = str(predicted)
@@ -106,7 +108,9 @@ def _write_results(results, shared_data):
     for setting, method in (("B16", "truncation"), ("B64", "truncation"), ("B64-n1", "budget_forcing")):
         job = results / "generation" / "sft" / method / setting / "job.json"
         job.parent.mkdir(parents=True)
-        job.write_text(json.dumps({"wall_time_s": 1800.0}))
+        job.write_text(json.dumps({"run": f"sft/{method}/{setting}"}))
+    (results / "generation" / "sft" / "parts").mkdir()
+    (results / "generation" / "sft" / "parts" / "1of1.json").write_text(json.dumps({"wall_time_s": 5400.0}))
     (results / "sft" / "loss_curve.png").write_bytes(b"\x89PNG")
     (results / "tests").mkdir()
     (results / "tests" / "junit.xml").write_text(
@@ -189,10 +193,9 @@ def test_report_with_every_input_renders_real_numbers(tmp_path, repo_root, share
     assert "- **Warning: the curated set has 990 rows, fewer than curation.target_size 1000.**" in text
     assert "flags per benchmark: aime24 30, gpqa 60, math500 30." in text
     assert "- Curation: Every Gemini-wrong row is dropped." in text
-    # Compute: SFT 2 GPU-hours; generation 3 jobs x 0.5 h x 1 GPU = 1.5 GPU-hours.
+    # Compute: SFT 2 GPU-hours; generation: the SFT model's generate job, 1.5 h x 1 GPU = 1.5 GPU-hours.
     assert "| SFT | 1 | 2 | 1 | 2 | NVIDIA H100 |" in text
-    # The grid also asks for class-conditional short/long, whose job.json files are missing.
-    assert "| generation | 3 | 1.5 | 1 | 1.5 | GPU | 2 job.json missing |" in text
+    assert "| generation | 1 | 1.5 | 1 | 1.5 | GPU |\n" in text
     assert "| sft | 3 | 2 | 1 | 39 | 64 | 103 | 115 | 99 | 1.04 | 1.117 | True |" in text
     # the desk estimate, from the declared JSON (not grepped from RESULTS.md): 47.2 M tokens, 1.0 / 3.4 H100-hours
     assert "on one NVIDIA H100-80GB (desk estimate, not a measurement;" in text
@@ -277,13 +280,13 @@ def test_report_lists_at_most_five_audit_disagreements(tmp_path, repo_root, shar
 
 def test_compute_rows_count_missing_jobs(tmp_path):
     results = tmp_path / "r"
-    job = results / "generation" / "sft" / "truncation" / "B16" / "job.json"
+    job = results / "generation" / "sft" / "parts" / "1of1.json"
     job.parent.mkdir(parents=True)
     job.write_text(json.dumps({"wall_time_s": 3600.0}))
-    config = {**CONFIG, "generation": {**GENERATION, "gpus_per_job": 2}}
-    rows = compute_rows(None, [Path(p) for p in report_inputs(results, config)["jobs"]], config)
+    config = {**CONFIG, "generation": {**GENERATION, "models": ["sft", "base"], "gpus_per_job": 2}}
+    rows = compute_rows(None, [Path(p) for p in report_inputs(results, config)["generate_jobs"]], config)
     assert rows == [{"stage": "generation", "jobs": 1, "wall_hours": 1.0, "gpus": 2, "gpu_hours": 2.0,
-                     "device": "GPU", "note": "4 job.json missing"}]  # grid: B16, B64, B64-n1, short, long
+                     "device": "GPU", "note": "1 generate manifest(s) missing"}]  # base's generate job
 
 
 def test_junit_summary_and_markdown_table(tmp_path):

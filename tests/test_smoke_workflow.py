@@ -148,22 +148,30 @@ def test_a_three_key_override_reruns_only_what_it_changes(repo_root, smoke_run, 
     dry = snakemake(repo_root, workdir, [configfile, override], "-n", timeout=300)
     assert dry.returncode == 0, dry.stderr[-4000:]
     jobs = planned_jobs(dry)
-    # One generation job: the new budget's. Its engine group (the trajectory's) is read at run
-    # time, so the group's other jobs are not rerun; its thinking is cut from the trajectory.
-    assert [j for j in jobs if j.startswith("generate")] == ["generate"], jobs
+    # The SFT model's generate job (its runs changed: it makes only the new budget's samples) and
+    # the new budget's shards job; no other run's shards are rewritten, so nothing else is regraded.
+    assert sorted(j for j in jobs if j in ("generate", "shards")) == ["generate", "shards"], jobs
     assert "sft" not in jobs and "curate" not in jobs and "synthetic_world" not in jobs
     assert {"metrics", "plots", "research_report"} <= set(jobs)
     assert f"truncation/B{new}/" in dry.stdout + dry.stderr
+    assert jobs.count("grade") == len(config["eval_sets"])  # the new budget's shards only
 
-    before = {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl")}
+    def files():
+        return {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl") if ".store" not in p.parts}
+
+    before = files()
     run = snakemake(repo_root, workdir, [configfile, override])
     assert run.returncode == 0, run.stderr[-4000:]
-    after = {p: p.stat().st_mtime_ns for p in (results / "generation").rglob("*.jsonl")}
+    after = files()
     touched = {p.relative_to(results).parts[:4] for p in after if before.get(p) != after[p]}
     assert touched == {("generation", "sft", "truncation", f"B{new}")}, touched
+    manifest = json.loads((results / "generation" / "sft" / "parts" / "1of1.json").read_text())
+    # the engine started for the new budget's answers alone: the trajectory's thinking was reused
+    assert manifest["engine_starts"] == 1
+    made = {run: sum(len(d["generated"]) for d in entry["datasets"].values()) for run, entry in manifest["runs"].items()}
+    assert {run for run, count in made.items() if count} == {f"sft/truncation/B{new}"}, made
     job = json.loads((results / "generation" / "sft" / "truncation" / f"B{new}" / "job.json").read_text())
-    # the engine started for the answers alone: the trajectory's thinking was reused
-    assert job["engine_starts"] == 1 and job["thinking_from"].endswith("sft/trajectory/Bunbounded-n2")
+    assert job["thinking_from"] == "Bunbounded-n2" and job["generated_tokens"] > 0
     new_samples = [json.loads(line) for line in (results / "generation" / "sft" / "truncation" / f"B{new}" /
                                                  "math500.jsonl").read_text().splitlines()]
     assert all(s["derived"] and s["generated_tokens"] == s["answer_engine_tokens"] for s in new_samples)

@@ -119,9 +119,10 @@ def junit_summary(path: Path) -> str | None:
             f"{totals['skipped']} skipped (of {totals['tests']})")
 
 
-def compute_rows(sft_summary: Path | None, job_files: list[Path], config: dict) -> list[dict]:
-    """GPU-hours per stage, measured: SFT from sft/summary.json, generation from each job.json
-    (wall time x GPUs per job). CPU runs (0 GPUs) report wall hours and 0 GPU-hours."""
+def compute_rows(sft_summary: Path | None, manifests: list[Path], config: dict) -> list[dict]:
+    """GPU-hours per stage, measured: SFT from sft/summary.json, generation from each generate
+    job's manifest (``generation/<model>/parts/<part>.json``: wall time x GPUs per job, engine
+    start-up included). CPU runs (0 GPUs) report wall hours and 0 GPU-hours."""
     rows = []
     sft = _read_json(sft_summary) if sft_summary else None
     if sft:
@@ -130,7 +131,7 @@ def compute_rows(sft_summary: Path | None, job_files: list[Path], config: dict) 
                      "device": sft.get("device", "")})
     gpus = int(config["generation"]["gpus_per_job"])
     jobs, wall, missing = 0, 0.0, 0
-    for path in job_files:
+    for path in manifests:
         job = _read_json(path)
         if job is None:
             missing += 1
@@ -140,7 +141,7 @@ def compute_rows(sft_summary: Path | None, job_files: list[Path], config: dict) 
     if jobs:
         rows.append({"stage": "generation", "jobs": jobs, "wall_hours": wall / 3600, "gpus": gpus,
                      "gpu_hours": wall * gpus / 3600, "device": "GPU" if gpus else "cpu",
-                     **({"note": f"{missing} job.json missing"} if missing else {})})
+                     **({"note": f"{missing} generate manifest(s) missing"} if missing else {})})
     return rows
 
 
@@ -403,7 +404,7 @@ def ran_methods(config: dict) -> dict:
 
 
 def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
-    """Everything the template shows, read from ``inputs`` (name -> path, ``jobs`` -> paths: the
+    """Everything the template shows, read from ``inputs`` (name -> path; ``jobs``, ``generate_jobs`` -> paths: the
     research_report rule's declared inputs) and the complete config; nothing else is read."""
     def path(name: str) -> Path | None:
         value = inputs.get(name)
@@ -429,6 +430,7 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
     ran = ran_methods(config)
     results = output.parent
     job_files = [Path(p) for p in inputs.get("jobs", [])]
+    manifests = [Path(p) for p in inputs.get("generate_jobs", [])]
     has_runs = runs is not None and len(runs)
     brief = has_runs and runs["method"].isin(BRIEF_METHODS).any()
     others = has_runs and (~runs["method"].isin(BRIEF_METHODS)).any()
@@ -465,7 +467,7 @@ def build_context(inputs: dict[str, Any], config: dict, output: Path) -> dict:
         or "none",
         "audit_lines": audit_lines(audit),
         "tests": tests,
-        "compute_table": markdown_table(pd.DataFrame(compute_rows(path("sft"), job_files, config)), empty=NOT_AVAILABLE),
+        "compute_table": markdown_table(pd.DataFrame(compute_rows(path("sft"), manifests, config)), empty=NOT_AVAILABLE),
         "predicted": predicted_compute(path("predicted")),
         "cost_table": markdown_table(cost, empty="no generation samples"),
         "cost": cost_summary(cost),

@@ -1,8 +1,8 @@
 """Configuration: schema defaults and checks (the one source of settings), config-file overlays, the grid."""
 
 from workflow_scripts.config.grid import (
-    DATASETS, GenerationJob, ShardSpec, TrajectorySpec, derives_thinking, engine_group_plan, evaluation_grid,
-    generation_jobs, job_settings, trajectory_plan, write_engine_group_plan,
+    DATASETS, GenerationRun, ShardSpec, TrajectorySpec, derives_thinking, evaluation_grid, generation_parts,
+    generation_runs, job_settings, trajectory_plan,
 )
 from workflow_scripts.config.models import (
     ModelEntry, eval_limits, eval_set_names, model_entries, model_entry, trains_here,
@@ -12,6 +12,6 @@ from workflow_scripts.config.validate import (
 )
 
 __all__ = ["ConfigError", "complete_config", "complete_section", "load_config", "merge_configs", "validate_config",
-           "DATASETS", "GenerationJob", "generation_jobs", "job_settings", "ShardSpec", "TrajectorySpec", "derives_thinking",
-           "engine_group_plan", "evaluation_grid", "trajectory_plan", "write_engine_group_plan",
+           "DATASETS", "GenerationRun", "generation_parts", "generation_runs", "job_settings", "ShardSpec",
+           "TrajectorySpec", "derives_thinking", "evaluation_grid", "trajectory_plan",
            "ModelEntry", "eval_limits", "eval_set_names", "model_entries", "model_entry", "trains_here"]

@@ -152,16 +152,14 @@ def trajectory_plan(config: dict[str, Any], grid: list[ShardSpec] | None = None)
 
 
 @dataclass(frozen=True)
-class GenerationJob:
-    """One generation job of the workflow (the ``generate`` rule): a run of the grid or a
-    trajectory, the trajectory its thinking is cut from, and its engine group (the jobs that
-    share one engine when samples are missing; :mod:`workflow_scripts.generation.cli`)."""
+class GenerationRun:
+    """A run its model's ``generate`` job makes: a run of the grid or the model's trajectory,
+    and, for a derived run, the trajectory setting its thinking is cut from."""
 
     model: str
     method: str
     setting: str
-    group: str
-    thinking_from: str | None = None  # the trajectory's setting (a derived run)
+    thinking_from: str | None = None
 
     @property
     def folder(self) -> str:
@@ -172,65 +170,53 @@ class GenerationJob:
         """The folder of the trajectory a derived run cuts its thinking from."""
         return f"{self.model}/{TRAJECTORY}/{self.thinking_from}" if self.thinking_from else None
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The registry methods whose settings this run depends on: its own, and budget forcing's
+        (its string) for a trajectory and the runs cut from one."""
+        own = () if self.method == TRAJECTORY else (self.method,)
+        forcing = ("budget_forcing",) if self.method == TRAJECTORY or self.thinking_from else ()
+        return tuple(dict.fromkeys(own + forcing))
 
-def generation_jobs(config: dict[str, Any], grid: list[ShardSpec] | None = None) -> list[GenerationJob]:
-    """Every generation job: the grid's runs, then the trajectories. Engine groups: a model's
-    trajectory and its derived runs share one engine (their answers batch together); on the
-    CPU (``gpus_per_job: 0``) the other runs of a model share one per method group (by default
-    the budget); on GPUs each is alone."""
+    def as_dict(self) -> dict[str, str]:
+        """The run as the generation CLI reads it (``--runs``)."""
+        return {"method": self.method, "setting": self.setting,
+                **({"thinking_from": self.thinking_from} if self.thinking_from else {})}
+
+
+def generation_runs(config: dict[str, Any], grid: list[ShardSpec] | None = None) -> dict[str, list[GenerationRun]]:
+    """{model: every run its ``generate`` job makes, its trajectory first, then the grid's runs in
+    grid order}. All of a model's runs share one engine per part (``generation.parts``); the runs
+    cut from the trajectory generate only their answers."""
     grid = evaluation_grid(config) if grid is None else grid
     plan = trajectory_plan(config, grid)
-    on_cpu = config["generation"]["gpus_per_job"] == 0
-    jobs = []
-    for spec in grid:
-        if derives_thinking(config, spec):
-            jobs.append(GenerationJob(spec.model, spec.method, spec.setting, f"{spec.model}:{TRAJECTORY}",
-                                      plan[spec.model].setting))
-        elif on_cpu:
-            jobs.append(GenerationJob(spec.model, spec.method, spec.setting,
-                                      f"{spec.model}:{get_method(spec.method).engine_group(spec.params)}"))
-        else:
-            jobs.append(GenerationJob(spec.model, spec.method, spec.setting, spec.label))
-    jobs += [GenerationJob(t.model, TRAJECTORY, t.setting, f"{t.model}:{TRAJECTORY}") for t in plan.values()]
-    return jobs
+    runs: dict[str, list[GenerationRun]] = {}
+    for model in dict.fromkeys(spec.model for spec in grid):
+        runs[model] = [GenerationRun(model, TRAJECTORY, plan[model].setting)] if model in plan else []
+        runs[model] += [GenerationRun(s.model, s.method, s.setting,
+                                      plan[model].setting if derives_thinking(config, s) else None)
+                        for s in grid if s.model == model]
+    return runs
+
+
+def generation_parts(config: dict[str, Any]) -> list[str]:
+    """The part names of a model's generation (``generation.parts`` P): ``1of2``, ``2of2``;
+    part p takes every P-th question of each eval set, starting at the p-th."""
+    parts = config["generation"]["parts"]
+    return [f"{p}of{parts}" for p in range(1, parts + 1)]
 
 
 JOB_SETTING_KEYS = ("engine", "answer_reserve_tokens", "answer_max_tokens", "samples", "temperature", "top_p")
 
 
-def job_settings(config: dict[str, Any], methods) -> dict[str, Any]:
-    """A generation job's ``--settings``: only what it depends on. Budget lists are excluded (the
-    setting carries the budget), so changing one budget reruns only that budget's shards; each
-    method adds the keys of its section it declares (``job_keys``)."""
-    generation = config["generation"]
+def job_settings(generation: dict[str, Any], methods) -> dict[str, Any]:
+    """What generating ``methods``' runs depends on, of the (complete) ``generation`` section:
+    budget lists are excluded (a run's setting carries its budget), so changing one
+    budget reruns only that budget's shards; each method adds the keys of its section it
+    declares (``job_keys``)."""
     settings = {key: generation[key] for key in JOB_SETTING_KEYS}
     for name in methods:
         keys = get_method(name).job_keys
         if keys and name in generation:  # methods without a schema default run only when configured
             settings[name] = {key: generation[name][key] for key in keys}
     return settings
-
-
-def engine_group_plan(jobs: list[GenerationJob], results: str) -> dict[str, list[dict[str, str]]]:
-    """{group: its configurations as the generation CLI reads them (method, setting, out_dir,
-    thinking_from)}: the ``--engine-groups`` file. A hint for sharing engines, not a setting:
-    it is read at run time rather than passed as a parameter, so adding a budget does not make
-    Snakemake rerun the other jobs of its group."""
-    plan: dict[str, list[dict[str, str]]] = {}
-    for job in jobs:
-        config = {"method": job.method, "setting": job.setting, "out_dir": f"{results}/generation/{job.folder}"}
-        if job.trajectory_folder:
-            config["thinking_from"] = f"{results}/generation/{job.trajectory_folder}"
-        plan.setdefault(job.group, []).append(config)
-    return plan
-
-
-def write_engine_group_plan(path: str, plan: dict[str, list[dict[str, str]]]) -> None:
-    """Write the plan where it differs (atomically; Snakemake parses the workflow in every job)."""
-    from pathlib import Path
-
-    from workflow_scripts.io import read_json, write_json
-
-    if Path(path).exists() and read_json(path) == plan:
-        return
-    write_json(path, plan)

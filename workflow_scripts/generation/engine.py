@@ -1,4 +1,5 @@
-"""The thin vLLM layer: one engine per job, one batched ``generate`` call per round.
+"""The thin vLLM layer: one engine per (model, part), one batched ``generate`` call per round
+(several callers' rounds merged into one: :mod:`workflow_scripts.generation.batching`).
 
 Nothing else in the project imports vLLM. Prompts go in as token ids (``TokensPrompt``) and
 completions come back as token ids with their finish reason; decoding is greedy (temperature 0)
@@ -33,6 +34,33 @@ class EngineSettingsError(UserError):
 class Completion:
     token_ids: list[int]
     finish_reason: str  # "stop" (a stop/eos id, kept as the last id) or "length"
+
+
+@dataclass(frozen=True)
+class Round:
+    """One caller's batched request: prompts (token ids), each one's new-token limit, the stop
+    ids and the sampling (greedy at temperature 0; else one seed per prompt, or the engine's)."""
+
+    prompts: Sequence[Sequence[int]]
+    max_tokens: Sequence[int]
+    stop_ids: Sequence[int]
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seeds: Sequence[int] | None = None
+
+    def check(self, tokenizer_size: int, max_model_len: int) -> None:
+        """ValueError naming the request that cannot be sent (an id outside the tokenizer, a
+        limit below 1, a request longer than the context, a seed count that differs)."""
+        if len(self.prompts) != len(self.max_tokens):
+            raise ValueError(f"{len(self.prompts)} prompts but {len(self.max_tokens)} max_tokens")
+        for ids, max_tokens in zip(self.prompts, self.max_tokens):
+            if ids and (max(ids) >= tokenizer_size or min(ids) < 0):
+                raise ValueError(f"prompt id {max(ids)} is outside the tokenizer's {tokenizer_size} ids")
+            if max_tokens < 1 or len(ids) + max_tokens > max_model_len:
+                raise ValueError(f"request of {len(ids)} prompt + {max_tokens} new tokens does not fit "
+                                 f"max_model_len {max_model_len}")
+        if self.seeds is not None and len(self.seeds) != len(self.max_tokens):
+            raise ValueError(f"{len(self.seeds)} seeds for {len(self.max_tokens)} prompts")
 
 
 @dataclass
@@ -117,29 +145,29 @@ class Engine:
         """Completions of every prompt in one batch, in prompt order: greedy by default; with a
         temperature > 0, sampled (nucleus ``top_p``) with one seed per prompt (``seeds``, else the
         engine seed)."""
+        return self.generate_many([Round(prompt_token_id_lists, max_tokens_list, stop_token_ids, temperature,
+                                         top_p, seeds)])[0]
+
+    def generate_many(self, rounds: Sequence["Round"]) -> list[list[Completion]]:
+        """Several callers' rounds as one vLLM ``generate`` call (each request keeps its own
+        limits, stops and sampling), so vLLM's scheduler sees all of them at once; the
+        completions of each round, in its prompt order."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        if len(prompt_token_id_lists) != len(max_tokens_list):
-            raise ValueError(f"{len(prompt_token_id_lists)} prompts but {len(max_tokens_list)} max_tokens")
-        if not prompt_token_id_lists:
-            return []
-        for ids, max_tokens in zip(prompt_token_id_lists, max_tokens_list):
-            if ids and (max(ids) >= self.tokenizer_size or min(ids) < 0):
-                raise ValueError(f"prompt id {max(ids)} is outside the tokenizer's {self.tokenizer_size} ids")
-            if max_tokens < 1 or len(ids) + max_tokens > self.max_model_len:
-                raise ValueError(f"request of {len(ids)} prompt + {max_tokens} new tokens does not fit "
-                                 f"max_model_len {self.max_model_len}")
-        if seeds is not None and len(seeds) != len(max_tokens_list):
-            raise ValueError(f"{len(seeds)} seeds for {len(max_tokens_list)} prompts")
-        params = [
-            SamplingParams(temperature=float(temperature), top_p=float(top_p), max_tokens=int(m),
-                           stop_token_ids=list(stop_token_ids),
-                           skip_special_tokens=False, seed=int(seeds[i]) if seeds is not None else self.seed,
-                           detokenize=False, logit_bias=self.padding_bias)
-            for i, m in enumerate(max_tokens_list)
-        ]
-        prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompt_token_id_lists]
+        prompts, params, sizes = [], [], []
+        for batch in rounds:
+            batch.check(self.tokenizer_size, self.max_model_len)
+            sizes.append(len(batch.prompts))
+            for i, (ids, max_tokens) in enumerate(zip(batch.prompts, batch.max_tokens)):
+                prompts.append(TokensPrompt(prompt_token_ids=list(ids)))
+                params.append(SamplingParams(
+                    temperature=float(batch.temperature), top_p=float(batch.top_p), max_tokens=int(max_tokens),
+                    stop_token_ids=list(batch.stop_ids), skip_special_tokens=False,
+                    seed=int(batch.seeds[i]) if batch.seeds is not None else self.seed,
+                    detokenize=False, logit_bias=self.padding_bias))
+        if not prompts:
+            return [[] for _ in rounds]
         started = time.perf_counter()
         outputs = self.llm.generate(prompts, params, use_tqdm=self.progress)
         elapsed = time.perf_counter() - started
@@ -149,6 +177,10 @@ class Engine:
         self.stats.prompts += len(prompts)
         self.stats.generated_tokens += new_tokens
         self.stats.generate_seconds += elapsed
-        self.stats.calls_log.append({"prompts": len(prompts), "generated_tokens": new_tokens,
+        self.stats.calls_log.append({"rounds": len(rounds), "prompts": len(prompts), "generated_tokens": new_tokens,
                                      "seconds": round(elapsed, 3)})
-        return completions
+        split, start = [], 0
+        for size in sizes:
+            split.append(completions[start:start + size])
+            start += size
+        return split

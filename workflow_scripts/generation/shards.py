@@ -1,116 +1,90 @@
-"""Resumable shards: samples are appended (flush + fsync) to the shard's store
-``{shard}.store`` as they finish, and the shard is written atomically, in eval order, once
-every sample is there; the store then becomes a hard link to the shard (no second copy).
+"""The ``shards`` job: one run's shards, read from its model's stores (no engine).
 
-The store is not a declared output, so it outlives what Snakemake removes: a job killed
-half-way, a job rerun because a parameter changed, or one whose samples another job of its
-engine group generated (:mod:`workflow_scripts.generation.cli`) reads it, drops a torn last
-line, ignores samples made with other settings (their ``resume_key`` differs) and generates
-only the missing ones. Delete a configuration's folder to regenerate it.
+Each part manifest names the run's store files and its units in eval order; the job checks
+that the run was generated with what it asks for (``--expect``: its settings, limits, seed and
+model; a stale manifest is an error, not silently old samples), gathers the parts' units by
+eval position and writes ``{dataset}.jsonl`` (eval order; sample j of a question as ``id#j``)
+and ``job.json``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from workflow_scripts.errors import UserError
-from workflow_scripts.io import write_jsonl
-from workflow_scripts.methods.base import sample_key
-
-
-class ShardError(UserError):
-    """A shard or its store is unusable; the message names the file and line."""
+from workflow_scripts.config.grid import TRAJECTORY
+from workflow_scripts.generation.inputs import GenerationError, json_arg
+from workflow_scripts.generation.natural_stop import natural_stop_stats
+from workflow_scripts.generation.store import SampleStore
+from workflow_scripts.io import read_json, write_json, write_jsonl
 
 
-def resume_key(payload: dict[str, Any]) -> str:
-    """Stable hash of everything that determines a sample (model, method, settings, seed)."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+def dataset_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    count = len(samples)
+    mean = (lambda key: sum(s[key] for s in samples) / count) if count else (lambda key: 0.0)
+    return {"samples": count, "thinking_tokens_mean": mean("thinking_tokens"), "answer_tokens_mean": mean("answer_tokens"),
+            "waits_inserted_mean": mean("waits_inserted"),
+            "cap_hit_share": (sum(s["cap_hit"] for s in samples) / count) if count else 0.0}
 
 
-class ShardWriter:
-    """One shard and its store. ``digests`` ({question id: digest of its eval record}, optional):
-    a stored sample counts only if it was made from the record as it is now, so an edited eval
-    question is regenerated; appended samples are stamped with it (``record_sha``)."""
+def run_entries(manifests: list[str], run: str, expect: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(manifest, the run's entry) of every part; an error when a part lacks the run or made it
+    with other settings than ``expect``."""
+    entries = []
+    for path in manifests:
+        if not Path(path).is_file():
+            raise GenerationError(f"manifest {path} does not exist")
+        manifest = read_json(path)
+        entry = manifest.get("runs", {}).get(run)
+        if entry is None:
+            raise GenerationError(f"{path} has no run {run!r}: rerun its generate job")
+        if entry["expect"] != expect:
+            changed = sorted(k for k in set(expect) | set(entry["expect"]) if expect.get(k) != entry["expect"].get(k))
+            raise GenerationError(f"{path}: {run} was generated with other {', '.join(changed)} than this job asks "
+                                  "for: rerun its generate job")
+        entries.append((path, entry))
+    return entries
 
-    def __init__(self, path: str | Path, key: str, digests: dict[str, str] | None = None):
-        self.path = Path(path)
-        self.store = self.path.with_name(self.path.name + ".store")
-        self.key = key
-        self.digests = digests
-        self.samples: dict[str, dict[str, Any]] = {}
-        self.torn_lines = 0
-        self.foreign_samples = 0  # made with another resume key or from another record: regenerated
 
-    def load(self) -> dict[str, dict[str, Any]]:
-        """Finished samples from the final shard and the store (this key and these records only)."""
-        self.samples, self.torn_lines, self.foreign_samples = {}, 0, 0
-        if self.path.exists():
-            for sample in self._read(self.path, allow_torn_tail=False):
-                self._keep(sample)
-        if self.store.exists():
-            for sample in self._read(self.store, allow_torn_tail=True):
-                self._keep(sample)
-        return self.samples
+def write_run_shards(args) -> dict[str, Any]:
+    expect = json_arg("--expect", args.expect, dict)
+    entries = run_entries(args.manifests, args.run, expect)
+    out_dir = Path(args.out_dir)
+    first = entries[0][1]
+    datasets: dict[str, Any] = {}
+    everything = []
+    for dataset in first["datasets"]:
+        units = []
+        for path, entry in entries:
+            part = entry["datasets"][dataset]
+            store = SampleStore(part["store"], entry["resume_key"], {u[1]: u[2] for u in part["units"]})
+            samples = store.load()
+            for position, _, _, keys in part["units"]:
+                missing = [k for k in keys if k not in samples]
+                if missing:
+                    raise GenerationError(f"{part['store']}: {len(missing)} sample(s) of {args.run} missing, e.g. "
+                                          f"{missing[:3]} (the store was changed after {path}): rerun its generate job")
+                units.append((position, [samples[k] for k in keys]))
+        ordered = [sample for _, samples in sorted(units, key=lambda unit: unit[0]) for sample in samples]
+        write_jsonl(out_dir / f"{dataset}.jsonl", ordered)
+        everything.extend(ordered)
+        datasets[dataset] = {
+            "resumed_ids": sorted(k for _, e in entries for k in e["datasets"][dataset]["resumed"]),
+            "generated_ids": sorted(k for _, e in entries for k in e["datasets"][dataset]["generated"]),
+            **(dataset_summary(ordered) if first["method"] != TRAJECTORY else {"samples": len(ordered)}),
+        }
+    job = {
+        "run": args.run, "method": first["method"], "setting": first["setting"], "spec": first["spec"],
+        "resume_key": first["resume_key"], "thinking_from": first["thinking_from"], "manifests": list(args.manifests),
+        "expect": expect,
+        # what generating this run cost in its parts' engine calls (0 when every sample was stored)
+        "engine_calls": sum(e.get("engine_calls", 0) for _, e in entries),
+        "generated_tokens": sum(e.get("generated_tokens", 0) for _, e in entries),
+        "generate_s": round(sum(e.get("generate_s", 0.0) for _, e in entries), 3),
+        "rounds": [r for _, e in entries for r in e.get("rounds", [])],
+        "datasets": datasets,
+        "natural_stop": [] if first["method"] == TRAJECTORY else natural_stop_stats(everything),
+    }
+    write_json(out_dir / "job.json", job)
+    return job
 
-    def _keep(self, sample: dict[str, Any]) -> None:
-        stale = self.digests is not None and sample.get("record_sha") != self.digests.get(str(sample.get("id")))
-        if sample.get("resume_key") != self.key or stale:
-            self.foreign_samples += 1
-            return
-        self.samples.setdefault(sample_key(sample), sample)
-
-    def _read(self, path: Path, allow_torn_tail: bool) -> Iterable[dict[str, Any]]:
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        tail = lines.pop()  # b"" when the file ends with a newline
-        rows = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ShardError(f"{path}:{number}: not valid JSON ({error.msg}); delete the file to regenerate") from None
-        if tail.strip():
-            if not allow_torn_tail:
-                raise ShardError(f"{path}: last line has no newline (torn write); delete the file to regenerate")
-            # A write killed half-way: cut it off so later appends start on a clean line.
-            self.torn_lines += 1
-            with open(path, "r+b") as handle:
-                handle.truncate(len(data) - len(tail))
-        return rows
-
-    def append(self, samples: Iterable[dict[str, Any]]) -> None:
-        self.store.parent.mkdir(parents=True, exist_ok=True)
-        if self.store.exists() and self.store.stat().st_nlink > 1:  # linked to the shard: copy before writing
-            data = self.store.read_bytes()
-            self.store.unlink()
-            self.store.write_bytes(data)
-        with open(self.store, "a", encoding="utf-8") as handle:
-            for sample in samples:
-                sample = {**sample, "resume_key": self.key}
-                if self.digests is not None:
-                    sample["record_sha"] = self.digests[str(sample["id"])]
-                handle.write(json.dumps(sample, ensure_ascii=False, sort_keys=True) + "\n")
-                self.samples[sample_key(sample)] = sample
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def finalize(self, ordered_ids: list[str]) -> None:
-        """Write the shard in this order of sample keys (question ids; ``id#j`` for k samples)."""
-        missing = [i for i in ordered_ids if i not in self.samples]
-        if missing:
-            raise ShardError(f"{self.path}: {len(missing)} sample(s) missing, e.g. {missing[:3]}")
-        write_jsonl(self.path, (self.samples[i] for i in ordered_ids))
-        linked = self.store.with_name(self.store.name + ".tmp")
-        linked.unlink(missing_ok=True)
-        try:
-            os.link(self.path, linked)
-        except OSError:  # a filesystem without hard links: a copy
-            linked.write_bytes(self.path.read_bytes())
-        os.replace(linked, self.store)

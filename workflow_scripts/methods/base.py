@@ -84,10 +84,6 @@ class Method:
     def sort_key(self, params: dict[str, Any]) -> tuple:
         return (self.setting(params),)
 
-    def engine_group(self, params: dict[str, Any]) -> str:
-        """CPU runs share one engine per (model, group): by default the budget."""
-        return budget_label(params["budget"]) if "budget" in params else self.name
-
     # --- generation ---------------------------------------------------------------------
     def sample_keys(self, record_id: str, spec) -> list[str]:
         """The keys of a question's samples in a shard (see :func:`sample_key`) for a method

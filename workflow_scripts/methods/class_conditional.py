@@ -30,9 +30,6 @@ class ClassConditional(Method):
             raise ValueError(f"class_conditional setting must be short or long, got {setting!r}")
         return {"prompt": setting}
 
-    def engine_group(self, params):
-        return "conditional"
-
     def spec_fields(self, params, settings):
         return {**super().spec_fields(params, settings), "budget": UNBOUNDED, "class_prompt": params["prompt"]}
 

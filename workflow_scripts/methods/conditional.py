@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.methods.base import Method, budget_label
+from workflow_scripts.methods.base import Method
 
 COUNTS = {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1}}  # [] runs none
 
@@ -49,10 +49,6 @@ class ConditionalMethod(Method):
     def budget_tokens(self, params, settings) -> int:
         """The instructed budget in tokens: Control's and Budget Error's budget, and the cap with forcing."""
         return params["count"]
-
-    def engine_group(self, params):
-        # Forced token runs share the engine of their budget; the others think like class-conditional runs.
-        return budget_label(params["count"]) if self.forced and self.unit == "tokens" else "conditional"
 
     def spec_fields(self, params, settings):
         return {**super().spec_fields(params, settings), "budget": self.budget_tokens(params, settings),

@@ -16,7 +16,7 @@ import re
 
 from workflow_scripts.generation.budgets import UNBOUNDED
 from workflow_scripts.generation.seeds import seeded_samples
-from workflow_scripts.methods.base import Method, budget_label, section_schema, temperature_schema
+from workflow_scripts.methods.base import Method, section_schema, temperature_schema
 
 
 def vote_sizes(k: int) -> list[int]:
@@ -56,9 +56,6 @@ class Parallel(Method):
 
     def sort_key(self, params):
         return (params["k"],)
-
-    def engine_group(self, params):
-        return budget_label(UNBOUNDED)  # shares the engine of the unbounded runs
 
     def spec_fields(self, params, settings):
         return {**super().spec_fields(params, settings), "budget": UNBOUNDED,
