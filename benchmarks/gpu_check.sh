@@ -5,6 +5,7 @@
 #   bash benchmarks/gpu_check.sh tests  DATA_DIR             # the engine tests, on CUDA
 #   bash benchmarks/gpu_check.sh speed  EVAL_DIR TOKENIZER   # 3B-shaped model: raw vs project, probes
 #   bash benchmarks/gpu_check.sh settings EVAL_DIR           # eager, prefix caching, derived vs scratch
+#   bash benchmarks/gpu_check.sh grid   EVAL_DIR TOKENIZER   # the grid: merged vs separate runs, raw replay
 #
 # `tests` runs tests/test_generation_engine.py and tests/test_derived_runs.py (every registry
 # method: exact token accounting, caps, derived runs token-identical to from-scratch twins, seeded
@@ -29,7 +30,7 @@ step() {  # step NAME SECONDS CMD...: one bounded step, its log kept, its exit c
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import vllm, torch; print('vllm', vllm.__version__, '| torch', torch.__version__)"
-case "${1:?tests, speed or settings}" in
+case "${1:?tests, speed, settings or grid}" in
   tests)
     # the tests' engines share the card (several are alive at once in the resume tests)
     S1_TEST_DATA=$(realpath "${2:?DATA_DIR}") S1_TEST_ENGINE='{"gpu_memory_utilization": 0.15}' \
@@ -49,5 +50,13 @@ case "${1:?tests, speed or settings}" in
     VLLM_BATCH_INVARIANT=1 step derived_bi 150 bench derived --model "$MODEL" --eval-dir "$EVAL" \
       --out "$OUT/derived_bi.json" --budgets 512,1024
     ;;
-  *) echo "unknown part $1 (tests, speed or settings)"; exit 2;;
+  grid)
+    EVAL=${2:?EVAL_DIR}
+    [ -f "$MODEL/config.json" ] || step model 120 bench model "$MODEL" --tokenizer "${3:?TOKENIZER}"
+    step grid 420 bench grid --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/grid.json"
+    ;;
+  replay)
+    step replay 300 bench replay --model "$MODEL" --eval-dir "${2:?EVAL_DIR}" --out "$OUT/replay.json"
+    ;;
+  *) echo "unknown part $1 (tests, speed, settings, grid or replay)"; exit 2;;
 esac

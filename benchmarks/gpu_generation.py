@@ -224,7 +224,7 @@ GRID_SCALE = 16
 GRID_QUESTIONS = 25
 
 
-def scaled_grid_config() -> dict:
+def scaled_grid_config(questions: int = GRID_QUESTIONS) -> dict:
     from workflow_scripts.config import complete_config, merge_configs
 
     real = load_config(REPO / "config.yaml")
@@ -242,7 +242,7 @@ def scaled_grid_config() -> dict:
         "budget_forcing": {"budgets": scale(generation["budget_forcing"]["budgets"])},
         **{m: {"tokens_per_step": max(1, generation[m]["tokens_per_step"] // GRID_SCALE)}
            for m in ("step_conditional", "step_conditional_forcing")},
-    }, "eval_sets": {name: {"limit": GRID_QUESTIONS} for name in real["eval_sets"]}}
+    }, "eval_sets": {name: {"limit": questions} for name in real["eval_sets"]}}
     merged = merge_configs(real, overlay)
     merged["generation"]["budget_forcing"]["n"] = {  # keys are budgets: scaled with them (a merge would keep both)
         key if key in ("default", "unbounded") else str(max(1, int(key) // GRID_SCALE)): n
@@ -261,7 +261,7 @@ def grid(args) -> dict:
     from workflow_scripts.generation.inputs import check_settings
     from workflow_scripts.generation.samples import generate_missing, open_runs, start_engine
 
-    config = scaled_grid_config()
+    config = scaled_grid_config(args.questions)
     runs_by_model = generation_runs(config)
     eval_sets = [str(Path(args.eval_dir) / f"{name}.jsonl") for name in config["eval_sets"]]
     limits = {name: section["limit"] for name, section in config["eval_sets"].items()}
@@ -272,7 +272,7 @@ def grid(args) -> dict:
     started = time.perf_counter()
     ctx = start_engine(argparse.Namespace(model=args.model, seed=42), settings["engine"], settings)
     result = {"engine": settings["engine"], "start_s": round(time.perf_counter() - started, 1),
-              "questions_per_set": GRID_QUESTIONS, "scale": GRID_SCALE,
+              "questions_per_set": args.questions, "scale": GRID_SCALE,
               "runs": {model: len(runs) for model, runs in runs_by_model.items()}, "modes": {}}
     engine = ctx.engine
     ctx.engine.generate([[1, 2, 3]] * 8, [16] * 8, [])  # warm-up: the first call's one-off costs
@@ -303,6 +303,7 @@ def grid(args) -> dict:
         result["modes"][mode] = {"generation_s": round(seconds, 1), "per_model_s": per_model, "generated_tokens": tokens,
                                  "tok_s": round(tokens / seconds, 1), "engine_calls": engine.stats.calls - calls_before}
         print(json.dumps({mode: result["modes"][mode]}), flush=True)
+        write_json(args.out, result)  # what is measured so far survives a timeout
     engine.generate_many = generate_many
     with open(Path(args.work) / "grid_calls.pkl", "wb") as handle:
         pickle.dump(recorded, handle)
@@ -365,6 +366,7 @@ def main(argv=None) -> int:
         p.add_argument("--work", default="/tmp/gpu-bench")
         p.add_argument("--probes", action="store_true")
         p.add_argument("--budgets", default="256,512")
+        p.add_argument("--questions", type=int, default=GRID_QUESTIONS, help="grid: questions per eval set")
     args = parser.parse_args(argv)
     if args.command == "model":
         result = build_model(args.out, args.tokenizer)

@@ -408,8 +408,8 @@ def test_rerun_completes_without_redoing_finished_jobs(tiny_runs):
 def test_every_rule_ran_inside_a_slurm_job(tiny_runs):
     logs = tiny_runs.logs_after_rerun
     ran = {rule for log in logs.values() for rule in log.rules}
-    expected = {"synthetic_world", "eval_set", "curate", "grader_audit", "sft", "generate", "grade", "metrics", "cost",
-                "plots", "failures", "examples", "research_report"}
+    expected = {"synthetic_world", "eval_set", "curate", "grader_audit", "sft", "generate", "shards", "grade", "metrics",
+                "cost", "plots", "failures", "examples", "research_report"}
     assert ran == expected, ran ^ expected
     jobs = {**tiny_runs.jobs_after_failure, **tiny_runs.jobs_after_rerun}
     for job_id, log in logs.items():
@@ -429,7 +429,7 @@ def test_gpu_rules_requested_one_gpu_and_saw_one_fake_device(tiny_runs):
         if job.state == "COMPLETED":
             assert job.tres_per_job == ("gres:gpu:1" if log.name == GPU_RULE else "N/A"), (job, log)
     generate_logs = sorted((tiny_runs.results / "logs" / "generate").rglob("*.log"))
-    assert len(generate_logs) == 3  # the trajectory, truncation and budget forcing (cut from it)
+    assert len(generate_logs) == 1  # one engine: the trajectory, truncation and budget forcing (cut from it)
     for rule_log in generate_logs:
         wrapper = WRAPPER_LINE.search(rule_log.read_text())
         assert wrapper, rule_log
@@ -452,7 +452,8 @@ def test_deterministic_outputs_equal_a_local_run(tiny_runs):
 
 @needs_cluster
 def test_grading_the_slurm_shards_locally_gives_the_same_grades(tiny_runs, tmp_path):
-    shards = sorted(p for p in (tiny_runs.results / "generation").rglob("*.jsonl") if "trajectory" not in p.parts)
+    shards = sorted(p for p in (tiny_runs.results / "generation").rglob("*.jsonl")
+                    if "trajectory" not in p.parts and ".store" not in p.parts)
     assert len(shards) == 6  # 2 runs x 3 benchmarks (their thinking cut from the trajectory's shards)
     for shard in shards:
         relative = shard.relative_to(tiny_runs.results / "generation")
