@@ -13,6 +13,7 @@ import re
 import pytest
 
 from workflow_scripts.config import ConfigError, ShardSpec, evaluation_grid, validate_config
+from workflow_scripts.decoding.pipeline import think_then_answer
 from workflow_scripts.generation.cli import job_resume_key
 from workflow_scripts.generation.methods import MethodError, MethodSpec
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
@@ -103,8 +104,6 @@ class HalfBudget(BudgetMethod):
                 "options": (("full_budget", params["budget"]),)}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         return think_then_answer(ctx, records, spec)
 
 

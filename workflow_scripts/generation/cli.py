@@ -119,7 +119,7 @@ def job_resume_key(model: str, spec, engine_args: dict[str, Any], seed: int, set
     """What must match for a stored sample to count as done: model (and its files' fingerprint),
     method spec, engine, seed, answer limits, for a sampled run how its seeds are derived (greedy
     runs' keys stay as they were), and for a derived run its trajectory's key."""
-    from workflow_scripts.generation.seeds import SEED_SCHEME
+    from workflow_scripts.decoding.seeds import SEED_SCHEME
     from workflow_scripts.generation.shards import resume_key
 
     payload = {"model": model, "spec": spec.as_dict(), "engine": engine_args, "seed": seed,
@@ -211,9 +211,9 @@ class LazyEngine:
 
     def get(self):
         if self.ctx is None:
-            from workflow_scripts.generation.engine import Engine
-            from workflow_scripts.generation.pipeline import GenerationContext
-            from workflow_scripts.generation.prompts import FormatTokens
+            from workflow_scripts.decoding.engine import Engine
+            from workflow_scripts.decoding.pipeline import GenerationContext
+            from workflow_scripts.decoding.prompts import FormatTokens
             from workflow_scripts.tokenization import load_tokenizer
 
             tokenizer = load_tokenizer(self.args.model)
@@ -349,7 +349,7 @@ def generate_member(member: Member, pending: list[dict[str, Any]], lazy: LazyEng
 def finish_member(member: Member, args, engine_args, group: list[str], lazy: LazyEngine, started: float,
                   made_here: dict[str, int]) -> dict:
     """Write the member's shards (eval order) and job.json."""
-    from workflow_scripts.generation.natural_stop import natural_stop_stats
+    from workflow_scripts.decoding.natural_stop import natural_stop_stats
 
     all_samples = []
     for dataset, writer in member.writers.items():
@@ -418,8 +418,8 @@ def build_members(args, settings, engine_args) -> list[Member]:
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from workflow_scripts.generation.dtype import resolve_dtype
-    from workflow_scripts.generation.engine import engine_settings
+    from workflow_scripts.decoding.dtype import resolve_dtype
+    from workflow_scripts.config.validate import engine_settings
 
     started = time.perf_counter()
     settings = check_settings(parse_json_object(args.settings, "--settings", GenerationError))

@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from workflow_scripts.generation.budgets import UNBOUNDED, parse_budget
+from workflow_scripts.decoding.budgets import UNBOUNDED, parse_budget
+from workflow_scripts.decoding.pipeline import direct_answers
 
 BUDGET_PATTERN = r"B(?:\d+|unbounded)"
 
@@ -108,8 +109,6 @@ class Method:
 
     def generate_one(self, ctx, records: list[dict[str, Any]], spec) -> list[dict[str, Any]]:
         if spec.prompt_format == "direct":
-            from workflow_scripts.generation.pipeline import direct_answers
-
             return direct_answers(ctx, records, spec)
         return self.think(ctx, records, spec)
 

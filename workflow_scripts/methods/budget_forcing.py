@@ -5,7 +5,7 @@ round asks only for what is left of B, so thinking never exceeds B (s1 reused th
 budget each round and cut afterwards). Setting ``B8000-n2``.
 
 The forcing decision is :class:`ForcingRule`, here and nowhere else: the thinking rounds
-(:mod:`workflow_scripts.generation.thinking`) call it at every natural end, and a run cut from
+(:mod:`workflow_scripts.decoding.thinking`) call it at every natural end, and a run cut from
 a trajectory (:mod:`workflow_scripts.generation.trajectory`) replays it on the trajectory's rounds.
 """
 
@@ -15,13 +15,13 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from workflow_scripts.decoding.pipeline import think_then_answer
+from workflow_scripts.decoding.prompts import encode
 from workflow_scripts.methods.base import BUDGET_PATTERN, Method, budget_label, parse_budget_setting, section_schema
 
 
 def forcing_ids(tokenizer, string: str) -> list[int]:
     """Ids of the forcing string, encoded alone (s1: appended right after the stripped stop)."""
-    from workflow_scripts.generation.prompts import encode
-
     ids = encode(tokenizer, string)
     if not ids:
         raise ValueError(f"forcing string {string!r} encodes to no tokens")
@@ -109,8 +109,6 @@ class BudgetForcing(Method):
         return {**super().spec_fields(params, settings), "n": params["n"], "forcing_string": forcing_string(settings)}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         return think_then_answer(ctx, records, spec, on_natural_end=ForcingRule.for_spec(ctx.tokenizer, spec))
 
     def describe(self, section):

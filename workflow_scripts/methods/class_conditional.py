@@ -1,9 +1,10 @@
 """Class-conditional control (short | long): s1's prompt appended to the user turn, thinking
-bounded only by the context (see :data:`generation.prompts.CLASS_PROMPTS`). Setting ``short``."""
+bounded only by the context (see :data:`workflow_scripts.decoding.prompts.CLASS_PROMPTS`). Setting ``short``."""
 
 from __future__ import annotations
 
-from workflow_scripts.generation.budgets import UNBOUNDED
+from workflow_scripts.decoding.budgets import UNBOUNDED
+from workflow_scripts.decoding.pipeline import think_then_answer
 from workflow_scripts.methods.base import Method, section_schema
 
 PROMPTS = ("short", "long")
@@ -37,8 +38,6 @@ class ClassConditional(Method):
         return {**super().spec_fields(params, settings), "budget": UNBOUNDED, "class_prompt": params["prompt"]}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         if spec.class_prompt not in PROMPTS or spec.budget != UNBOUNDED:
             raise ValueError(f"class-conditional runs need prompt short|long and an unbounded budget, got {spec}")
         return think_then_answer(ctx, records, spec)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from workflow_scripts.generation.budgets import UNBOUNDED
+from workflow_scripts.decoding.budgets import UNBOUNDED
+from workflow_scripts.decoding.pipeline import think_then_answer
 from workflow_scripts.methods.base import Method, budget_label
 
 COUNTS = {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1}}  # [] runs none
@@ -59,8 +60,6 @@ class ConditionalMethod(Method):
                 "options": (("instructed", params["count"]), ("instruction", instruction(params["count"], self.unit)))}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         return think_then_answer(ctx, records, spec, instruction=spec.option("instruction"),
                                  thinking_budget=spec.budget if self.forced else UNBOUNDED)
 

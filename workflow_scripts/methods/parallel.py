@@ -3,7 +3,7 @@
 of the same k samples, so the whole curve costs one k-sample run). Setting ``k16``.
 
 Generation writes k lines per question (``sample`` 0..k-1, sampling seed derived from the
-run seed, the question and the index: :mod:`workflow_scripts.generation.seeds`); thinking is
+run seed, the question and the index: :mod:`workflow_scripts.decoding.seeds`); thinking is
 bounded only by the context. Voting happens after grading
 (:func:`workflow_scripts.analysis.voting.with_votes`): the m-sample runs ``k16-m4`` appear in
 ``runs.tsv`` with x = the mean total thinking tokens of m samples. Runs for the ``sft``
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 
-from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.generation.seeds import seeded_samples
+from workflow_scripts.decoding.budgets import UNBOUNDED
+from workflow_scripts.decoding.pipeline import direct_answers, think_then_answer
+from workflow_scripts.decoding.seeds import seeded_samples
 from workflow_scripts.methods.base import Method, budget_label, section_schema, temperature_schema
 
 
@@ -68,8 +69,6 @@ class Parallel(Method):
         return [f"{record_id}#{j}" for j in range(spec.option("k"))]
 
     def generate_one(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import direct_answers, think_then_answer
-
         options = dict(spec.options)
         copies = seeded_samples(records, options["k"], ctx.seed)  # the sample_keys order
         generate = direct_answers if spec.prompt_format == "direct" else think_then_answer
