@@ -29,6 +29,7 @@ from workflow_scripts.decoding.engine import Completion
 from workflow_scripts.decoding.pipeline import answer_samples, new_traces, sampling_for, think, think_prompts
 from workflow_scripts.decoding.thinking import ThinkingTrace, advance
 from workflow_scripts.errors import UserError
+from workflow_scripts.methods.base import BUDGET
 from workflow_scripts.methods.budget_forcing import ForcingRule
 
 
@@ -38,7 +39,7 @@ class TrajectoryError(UserError):
 
 def parse_trajectory_setting(setting: str) -> tuple[int | str, int]:
     """(budget, n) of a trajectory setting ``Bunbounded-n4`` / ``B8000-n0``."""
-    match = re.fullmatch(r"B(\d+|unbounded)-n(\d+)", setting or "")
+    match = re.fullmatch(rf"B({BUDGET.regex})-n(\d+)", setting or "")
     if match is None:
         raise TrajectoryError(f"a trajectory setting looks like Bunbounded-n2 or B8000-n0, got {setting!r}")
     return parse_budget(match[1]), int(match[2])

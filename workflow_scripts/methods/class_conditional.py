@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from workflow_scripts.decoding.budgets import UNBOUNDED
 from workflow_scripts.decoding.pipeline import think_then_answer
-from workflow_scripts.methods.base import Method, section_schema
+from workflow_scripts.methods.base import Method, SettingField, section_schema
 
 PROMPTS = ("short", "long")
 
@@ -16,20 +16,13 @@ class ClassConditional(Method):
     colour = "#029e73"
     schema = section_schema({"prompts": {"description": "an empty list runs none", "type": "array", "uniqueItems": True,
                                          "items": {"enum": list(PROMPTS)}, "default": list(PROMPTS)}})
-    setting_regex = "|".join(PROMPTS)
+    setting_format = "{prompt}"
+    setting_fields = {"prompt": SettingField("|".join(PROMPTS), str, " or ".join(PROMPTS))}
     control_kind = "class_prompts"
 
     def runs(self, section, budgets=None):
         for prompt in section["prompts"]:
             yield {"prompt": prompt}
-
-    def setting(self, params):
-        return str(params["prompt"])
-
-    def parse(self, setting):
-        if setting not in PROMPTS:
-            raise ValueError(f"class_conditional setting must be short or long, got {setting!r}")
-        return {"prompt": setting}
 
     def engine_group(self, params):
         return "conditional"

@@ -12,12 +12,10 @@ model (thinking format) and the ``base`` model (direct answers).
 
 from __future__ import annotations
 
-import re
-
 from workflow_scripts.decoding.budgets import UNBOUNDED
 from workflow_scripts.decoding.pipeline import direct_answers, think_then_answer
 from workflow_scripts.decoding.seeds import seeded_samples
-from workflow_scripts.methods.base import Method, budget_label, section_schema, temperature_schema
+from workflow_scripts.methods.base import COUNT, Method, budget_label, section_schema, temperature_schema
 
 
 def vote_sizes(k: int) -> list[int]:
@@ -33,7 +31,8 @@ class Parallel(Method):
     name = "parallel"
     label = "parallel (majority vote)"
     colour = "#949494"
-    setting_regex = r"k\d+"
+    setting_format = "k{k}"  # k samples per question
+    setting_fields = {"k": COUNT}
     job_keys = ("temperature",)
     repeatable = False  # draws its own samples
     control_kind = "none"
@@ -45,15 +44,6 @@ class Parallel(Method):
     def runs(self, section, budgets=None):
         if section["k"]:  # the base model's baseline budgets do not apply: no budget
             yield {"k": section["k"]}
-
-    def setting(self, params):
-        return f"k{params['k']}"
-
-    def parse(self, setting):
-        match = re.fullmatch(r"k(\d+)", setting)
-        if match is None or int(match[1]) < 1:
-            raise ValueError(f"cannot parse shard setting {setting!r} for method {self.name!r} (expected k<samples>)")
-        return {"k": int(match[1])}
 
     def sort_key(self, params):
         return (params["k"],)
