@@ -40,7 +40,7 @@ import json
 from pathlib import Path
 
 from workflow_scripts.config import derives_thinking, evaluation_grid, load_config, model_entry, trajectory_plan
-from workflow_scripts.generation.budgets import thinking_limit
+from workflow_scripts.decoding.budgets import thinking_limit
 
 REPO = Path(__file__).resolve().parents[1]
 # Mean prompt tokens of the evaluated rows (Qwen2.5 tokenizer, chat template, think format;

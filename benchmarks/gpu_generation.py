@@ -44,8 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from workflow_scripts.config import job_settings, load_config  # noqa: E402
-from workflow_scripts.generation.engine import engine_settings  # noqa: E402
-from workflow_scripts.generation.prompts import FormatTokens, prompt_ids  # noqa: E402
+from workflow_scripts.config.validate import engine_settings  # noqa: E402
+from workflow_scripts.decoding.prompts import FormatTokens, prompt_ids  # noqa: E402
 from workflow_scripts.io import read_jsonl, write_json  # noqa: E402
 
 # Qwen/Qwen2.5-3B-Instruct's config.json (the published shape).
@@ -257,7 +257,7 @@ def grid(args) -> dict:
     import pickle
 
     from workflow_scripts.config import generation_runs, job_settings as settings_of, model_entry
-    from workflow_scripts.generation.dtype import resolve_dtype
+    from workflow_scripts.decoding.dtype import resolve_dtype
     from workflow_scripts.generation.inputs import check_settings
     from workflow_scripts.generation.samples import generate_missing, open_runs, start_engine
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from workflow_scripts.data import (
-    DataError, format_gpqa_question, gpqa_choice_order, load_benchmark, normalise_benchmark,
+    DataError, gpqa_choice_order, load_benchmark, normalise_benchmark,
 )
 from workflow_scripts.io import read_jsonl
 
@@ -63,13 +63,6 @@ def test_gpqa_shuffle_depends_on_seed_and_record_only(real_sets, shared_data):
     forward = {r["id"]: r["gold_letter"] for r in normalise_benchmark("gpqa", rows, 42)}
     backward = {r["id"]: r["gold_letter"] for r in normalise_benchmark("gpqa", rows[::-1], 42)}
     assert forward == backward == {r["id"]: r["gold_letter"] for r in records[:20]}
-
-
-def test_format_gpqa_question_exact_text():
-    text = format_gpqa_question("What is 2+2?", ["4", "3", "5", "22"])
-    assert text == "What is 2+2?\n\nA) 4\nB) 3\nC) 5\nD) 22"
-    with pytest.raises(DataError, match="4 choices"):
-        format_gpqa_question("q", ["a", "b"])
 
 
 def test_bad_inputs_give_clear_errors(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflow_scripts.generation import dtype
+from workflow_scripts.decoding import dtype
 
 # /proc/cpuinfo excerpts (one processor each): an AVX2-only EPYC (Zen 2), a Sapphire Rapids
 # Xeon (AMX and AVX-512 bf16) and an arm64 Neoverse V1 (bf16 in Features).

@@ -17,14 +17,14 @@ import sys
 
 import pytest
 
+from workflow_scripts.config.validate import engine_settings
 from workflow_scripts.data import load_benchmark
 from workflow_scripts.methods.budget_forcing import forcing_ids
-from workflow_scripts.generation.budgets import BudgetError
-from workflow_scripts.generation.engine import engine_settings
+from workflow_scripts.decoding.budgets import BudgetError
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
-from workflow_scripts.generation.natural_stop import natural_stop_stats
-from workflow_scripts.generation.pipeline import GenerationContext
-from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
+from workflow_scripts.decoding.natural_stop import natural_stop_stats
+from workflow_scripts.decoding.pipeline import GenerationContext
+from workflow_scripts.decoding.prompts import FormatTokens, prompt_ids
 
 MAX_MODEL_LEN = 256
 RESERVE = 16
@@ -73,11 +73,11 @@ def build_tiny_model(out_dir, tokenizer, stop_scale: float = 0.5):
     return tiny_qwen2(out_dir, tokenizer, scale_stops)
 
 
-def engine_context(model, engine_settings, tokenizer) -> GenerationContext:
-    """A real vLLM engine on ``model`` and the generation context the pipeline takes."""
-    from workflow_scripts.generation.engine import Engine
+def engine_context(model, settings, tokenizer) -> GenerationContext:
+    """A real vLLM engine on ``model`` (``generation.engine`` settings) and the generation context the pipeline takes."""
+    from workflow_scripts.decoding.engine import Engine
 
-    engine = Engine(str(model), engine_settings, seed=42, tokenizer_size=len(tokenizer))
+    engine = Engine(str(model), engine_settings(settings), seed=42, tokenizer_size=len(tokenizer))
     return GenerationContext(engine=engine, tokenizer=tokenizer, tokens=FormatTokens.from_tokenizer(tokenizer, model),
                              answer_reserve_tokens=RESERVE, answer_max_tokens=ANSWER_MAX)
 
@@ -89,9 +89,9 @@ def tiny_model(tmp_path_factory, qwen_tokenizer):
 
 @pytest.fixture(scope="module")
 def engine(tiny_model, qwen_tokenizer):
-    from workflow_scripts.generation.engine import Engine
+    from workflow_scripts.decoding.engine import Engine
 
-    return Engine(str(tiny_model), ENGINE, seed=42, tokenizer_size=len(qwen_tokenizer))
+    return Engine(str(tiny_model), engine_settings(ENGINE), seed=42, tokenizer_size=len(qwen_tokenizer))
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +294,7 @@ def test_conditional_prompts_instruct_and_forcing_cuts(ctx, records, method, set
 
 
 def test_rejection_sampling_records_tries_and_never_hides_a_misfit(ctx, records):
-    from workflow_scripts.generation.seeds import sample_seed
+    from workflow_scripts.decoding.seeds import sample_seed
 
     samples = run(ctx, records, "rejection_sampling", "B16")
     for sample in samples:
@@ -311,7 +311,7 @@ def test_rejection_sampling_records_tries_and_never_hides_a_misfit(ctx, records)
 
 def test_parallel_writes_k_seeded_samples_per_question(ctx, records):
     from workflow_scripts.methods import get_method
-    from workflow_scripts.generation.seeds import sample_seed
+    from workflow_scripts.decoding.seeds import sample_seed
     from workflow_scripts.methods.base import sample_key
 
     for model in ("sft", "base"):

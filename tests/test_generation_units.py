@@ -12,22 +12,22 @@ import re
 import pytest
 
 from workflow_scripts.config import ConfigError
+from workflow_scripts.config.validate import engine_settings
 from workflow_scripts.data import load_benchmark
-from workflow_scripts.generation.budgets import (
+from workflow_scripts.decoding.budgets import (
     BudgetError, answer_limit, context_room, parse_budget, thinking_limit,
 )
-from workflow_scripts.methods.budget_forcing import forcing_ids
-from workflow_scripts.generation.inputs import GenerationError, check_settings, load_eval_sets
-from workflow_scripts.generation.samples import parse_part, part_records
-from workflow_scripts.generation.engine import Completion, engine_settings
-from workflow_scripts.generation.methods import MethodError, MethodSpec
-from workflow_scripts.generation.natural_stop import natural_stop_stats, natural_stop_table, stopped_naturally
-from workflow_scripts.generation.prompts import (
-    CLASS_PROMPTS, FormatTokens, PromptError, encode, prompt_ids, prompt_text, user_turn,
+from workflow_scripts.decoding.engine import Completion
+from workflow_scripts.decoding.natural_stop import natural_stop_stats, natural_stop_table, stopped_naturally
+from workflow_scripts.decoding.prompts import (
+    CLASS_PROMPTS, FormatTokens, PromptError, encode, format_gpqa_question, prompt_ids, prompt_text, user_turn,
 )
+from workflow_scripts.decoding.thinking import ThinkingTrace, advance, strip_stop
+from workflow_scripts.generation.inputs import GenerationError, check_settings, load_eval_sets
+from workflow_scripts.generation.methods import MethodError, MethodSpec
+from workflow_scripts.generation.samples import parse_part, part_records
 from workflow_scripts.generation.store import SampleStore, StoreError, resume_key
-from workflow_scripts.generation.thinking import ThinkingTrace, advance, strip_stop
-from workflow_scripts.methods.budget_forcing import ForcingRule
+from workflow_scripts.methods.budget_forcing import ForcingRule, forcing_ids
 
 IM_START, IM_END, ENDOFTEXT = 151644, 151645, 151643
 SYSTEM = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
@@ -83,6 +83,13 @@ def test_class_prompts_are_s1s_strings_after_a_blank_line(qwen_tokenizer):
     assert turn == "Q?\n\n" + CLASS_PROMPTS["long"]
     assert ("<|im_start|>user\nQ?\n\nAnswer after a long" in
             prompt_text(qwen_tokenizer, {"id": "x", "question": "Q?"}, class_prompt="long"))
+
+
+def test_format_gpqa_question_exact_text():
+    text = format_gpqa_question("What is 2+2?", ["4", "3", "5", "22"])
+    assert text == "What is 2+2?\n\nA) 4\nB) 3\nC) 5\nD) 22"
+    with pytest.raises(PromptError, match="4 choices"):
+        format_gpqa_question("q", ["a", "b"])
 
 
 def test_gpqa_user_turn_lists_the_shuffled_choices(gpqa_records):

@@ -13,10 +13,11 @@ import re
 import pytest
 
 from workflow_scripts.config import ConfigError, ShardSpec, evaluation_grid, validate_config
+from workflow_scripts.decoding.pipeline import think_then_answer
 from workflow_scripts.generation.samples import run_resume_key
 from workflow_scripts.generation.methods import MethodError, MethodSpec
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
-from workflow_scripts.methods.base import BudgetMethod
+from workflow_scripts.methods.base import COUNT, BudgetMethod
 
 OLD_METHODS = ("truncation", "budget_forcing", "class_conditional")
 GRID_BEFORE = {
@@ -87,24 +88,14 @@ class HalfBudget(BudgetMethod):
     colour = "#949494"
     schema = {"type": "object", "additionalProperties": False,
               "properties": {"budgets": {"$ref": "#/definitions/budget_list", "default": [64]}}}
-    setting_regex = r"H\d+"
-
-    def setting(self, params):
-        return f"H{params['budget']}"
-
-    def parse(self, setting):
-        match = re.fullmatch(r"H(\d+)", setting)
-        if match is None:
-            raise ValueError(f"cannot parse shard setting {setting!r} for method {self.name!r}")
-        return {"budget": int(match[1])}
+    setting_format = "H{budget}"  # H64: the wildcard's regex, the setting string and its parser follow
+    setting_fields = {"budget": COUNT}  # a whole number: no Hunbounded (the default {budget} allows it)
 
     def spec_fields(self, params, settings):
         return {**super().spec_fields(params, settings), "budget": params["budget"] // 2,
                 "options": (("full_budget", params["budget"]),)}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         return think_then_answer(ctx, records, spec)
 
 
@@ -149,3 +140,53 @@ def test_without_the_registry_line_the_section_is_an_unknown_key(smoke_config):
 def test_a_method_without_the_thinking_format_refuses_the_base_model():
     with pytest.raises(MethodError, match="base model has none"):
         MethodSpec.from_cli("base", "budget_forcing", "B32-n1", SETTINGS)
+
+
+SETTING_STRINGS = {  # every built-in method: its parameters and setting string (byte for byte as before)
+    "truncation": [({"budget": 500}, "B500"), ({"budget": "unbounded"}, "Bunbounded")],
+    "rejection_sampling": [({"budget": 500}, "B500")],
+    "budget_forcing": [({"budget": 8000, "n": 2}, "B8000-n2"), ({"budget": "unbounded", "n": 1}, "Bunbounded-n1")],
+    "class_conditional": [({"prompt": "short"}, "short"), ({"prompt": "long"}, "long")],
+    "token_conditional": [({"count": 64}, "T64")],
+    "token_conditional_forcing": [({"count": 500}, "T500")],
+    "step_conditional": [({"count": 4}, "S4")],
+    "step_conditional_forcing": [({"count": 16}, "S16")],
+    "parallel": [({"k": 16}, "k16")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETTING_STRINGS))
+def test_one_setting_format_gives_string_parser_and_wildcard(name):
+    method = METHODS[name]
+    for params, setting in SETTING_STRINGS[name]:
+        assert method.setting(params) == setting
+        assert method.parse(setting) == params
+        assert re.fullmatch(f"(?:{method.setting_regex})", setting)
+        assert re.compile(method.setting_regex).groupindex == {}  # no named groups: a wildcard constraint
+    assert sorted(SETTING_STRINGS) == sorted(METHODS)
+
+
+@pytest.mark.parametrize("name, setting, message", [
+    ("truncation", "B32-n1", "truncation setting takes no -n1: 'B32-n1' (expected B{budget} with budget a positive "
+                             "integer or unbounded)"),
+    ("budget_forcing", "B32", "budget_forcing setting needs -n{n}: 'B32'"),
+    ("truncation", "B0", "cannot parse shard setting 'B0' for method 'truncation': expected B{budget}"),
+    ("truncation", "B07", "cannot parse shard setting 'B07'"),
+    ("class_conditional", "medium", "cannot parse shard setting 'medium' for method 'class_conditional': "
+                                    "expected short or long"),
+    ("token_conditional", "T0", "expected T{count} with count a positive integer"),
+    ("step_conditional", "T4", "cannot parse shard setting 'T4' for method 'step_conditional': expected S{count}"),
+    ("parallel", "k0", "cannot parse shard setting 'k0' for method 'parallel': expected k{k} with k a positive integer"),
+])
+def test_a_bad_setting_says_what_was_expected(name, setting, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        METHODS[name].parse(setting)
+
+
+def test_a_setting_format_must_declare_its_fields():
+    class Broken(HalfBudget):
+        name = "broken"
+        setting_format = "H{budget}-x{width}"
+
+    with pytest.raises(TypeError, match="width"):
+        Broken().parse("H4-x2")

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from workflow_scripts.config import evaluation_grid, load_config
-from workflow_scripts.generation.seeds import sample_seed
+from workflow_scripts.decoding.seeds import sample_seed
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 1500

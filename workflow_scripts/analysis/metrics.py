@@ -444,7 +444,7 @@ def method_metrics(runs: pd.DataFrame, samples: pd.DataFrame, generation_setting
 def natural_stop_rows(samples: pd.DataFrame) -> pd.DataFrame:
     """Per (model, dataset, budget) of truncation: share of samples whose thinking ended
     before the budget (the engine's rule: first round finished with a stop, else not cap_hit)."""
-    from workflow_scripts.generation.natural_stop import natural_stop_stats
+    from workflow_scripts.decoding.natural_stop import natural_stop_stats
 
     columns = ["model", "method", "setting", "dataset", "budget", "samples", "natural_stops", "share"]
     truncation = samples[samples["method"] == "truncation"]

@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflow_scripts.config.models import model_entries, model_entry
 from workflow_scripts.data.benchmarks import BENCHMARKS
-from workflow_scripts.generation.budgets import UNBOUNDED
+from workflow_scripts.decoding.budgets import UNBOUNDED
 from workflow_scripts.methods import METHODS, get_method
 
 DATASETS = BENCHMARKS  # the eval sets, in report order: one loader each (workflow_scripts.data)
@@ -85,8 +86,6 @@ def evaluation_grid(config: dict[str, Any]) -> list[ShardSpec]:
     duplicates. A method runs when its section is in the config: the schema gives truncation,
     budget forcing and class-conditional a default section, the other methods run when configured.
     Models that think run every method; models that answer directly what ``baseline`` lists."""
-    from workflow_scripts.config.models import model_entries
-
     generation = config["generation"]
     specs: set[ShardSpec] = set()
     for entry in model_entries(config):
@@ -134,8 +133,6 @@ def largest_budget(budgets) -> int | str:
 def derives_thinking(config: dict[str, Any], spec: ShardSpec) -> bool:
     """Whether ``spec`` cuts its thinking from its model's trajectory (reuse on, a thinking model,
     a derivable method)."""
-    from workflow_scripts.config.models import model_entry
-
     return (config["generation"]["reuse_thinking"] and spec.method in DERIVABLE_METHODS
             and model_entry(config, spec.model).format == "think")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from workflow_scripts.config.validate import SCHEMA_PATH, load_schema
+from workflow_scripts.methods import METHODS
 
 REFERENCE_PATH = Path(__file__).resolve().parents[2] / "docs" / "config.md"
 COMMAND = "python -m workflow_scripts.config.reference"
@@ -104,8 +105,6 @@ def _row(key: str, kind: str, default: str, meaning: str) -> str:
 
 
 def _method_description(name: str) -> str:
-    from workflow_scripts.methods import METHODS
-
     doc = sys.modules[type(METHODS[name]).__module__].__doc__ or ""
     text = " ".join(doc.strip().split("\n\n")[0].split())
     return re.sub(r":\w+:`([^`]+)`", r"`\1`", text).replace("``", "`")  # reST roles and literals as markdown
@@ -114,8 +113,6 @@ def _method_description(name: str) -> str:
 def render_reference() -> str:
     """docs/config.md's text: one table per top-level section, every leaf key with its type,
     default and description."""
-    from workflow_scripts.methods import METHODS
-
     schema = load_schema()
     generation = schema["properties"]["generation"]["properties"]
     for name in METHODS:  # a method section's meaning: its module's first paragraph

@@ -22,7 +22,9 @@ import jsonschema
 import yaml
 from jsonschema import validators
 
+from workflow_scripts.config.models import model_problems
 from workflow_scripts.errors import UserError
+from workflow_scripts.methods import METHODS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 WORKFLOW_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"  # the Snakefile's `configfile:`
@@ -37,8 +39,6 @@ def _schema() -> dict:
     """The YAML schema plus each registered method's section (``generation.<name>``, from its
     module in workflow_scripts/methods/) and, as the methods the base model may run, the
     registered methods that answer without the thinking format."""
-    from workflow_scripts.methods import METHODS
-
     return _composed_schema(tuple(METHODS.items()))
 
 
@@ -100,8 +100,6 @@ def _schema_problems(instance: Any, schema: dict, prefix: str) -> list[str]:
 
 
 def _generation_problems(generation: dict) -> list[str]:
-    from workflow_scripts.config.models import model_problems
-
     problems = model_problems(generation["models"])
     forcing = generation["budget_forcing"]
     # YAML reads an unquoted `8000:` as an integer key; JSON (the stages' --settings) as a string.
@@ -203,6 +201,12 @@ def complete_section(section: str, settings: Any) -> dict[str, Any]:
     if section in _SECTION_CHECKS:
         _raise(_SECTION_CHECKS[section](settings), f"{section} settings")
     return settings
+
+
+def engine_settings(settings: Any) -> dict[str, Any]:
+    """vLLM engine arguments: ``generation.engine`` completed from the schema's defaults and
+    checked (what :class:`workflow_scripts.decoding.engine.Engine` takes)."""
+    return complete_section("generation.engine", settings)
 
 
 def validate_config(config: Any) -> dict[str, Any]:

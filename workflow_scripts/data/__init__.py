@@ -6,7 +6,6 @@ The same loaders feed evaluation (first ``limit`` rows) and decontamination (all
 from workflow_scripts.data.benchmarks import (
     BENCHMARKS,
     DataError,
-    format_gpqa_question,
     gpqa_choice_order,
     load_benchmark,
     normalise_benchmark,
@@ -14,6 +13,6 @@ from workflow_scripts.data.benchmarks import (
 from workflow_scripts.data.sources import load_rows
 
 __all__ = [
-    "BENCHMARKS", "DataError", "format_gpqa_question", "gpqa_choice_order", "load_benchmark",
+    "BENCHMARKS", "DataError", "gpqa_choice_order", "load_benchmark",
     "normalise_benchmark", "load_rows",
 ]

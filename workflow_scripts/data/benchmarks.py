@@ -146,14 +146,6 @@ def load_benchmark(benchmark: str, source: str, seed: int, split: str = "train",
     return normalise_benchmark(benchmark, load_rows(source, split=split, subset=subset), seed)
 
 
-def format_gpqa_question(question: str, choices: list[str]) -> str:
-    """The user turn for a GPQA record: the question, a blank line, then ``A) .. D) ..``."""
-    if len(choices) != 4:
-        raise DataError(f"a GPQA question needs 4 choices, got {len(choices)}")
-    lines = "\n".join(f"{letter}) {choice}" for letter, choice in zip(LETTERS, choices))
-    return f"{question}\n\n{lines}"
-
-
 def record_settings(settings: dict[str, Any]) -> tuple[str, str | None]:
     """(split, subset) from an eval_sets entry of the config."""
     return settings.get("split") or "train", settings.get("subset")

@@ -1,7 +1,7 @@
-"""Test-time scaling with vLLM: truncation, budget forcing and class-conditional control.
+"""The generation stage: test-time scaling with vLLM (truncation, budget forcing, class-conditional
+control and the other registered methods).
 
-Only :mod:`engine` touches vLLM. Everything above it (prompts, budgets, thinking rounds,
-answers, shards) is plain Python on token ids, so counts are exact by construction:
-prompts are built once as ids, generated ids are fed back as ids, and nothing is
-re-tokenised.
+The stage (CLI, resumable shards, method specs, thinking trajectories) sits on top of the
+decoding core (:mod:`workflow_scripts.decoding`), the method registry
+(:mod:`workflow_scripts.methods`) and the config (:mod:`workflow_scripts.config`).
 """

@@ -5,7 +5,7 @@ as if it had the engine to itself: think in rounds, then answer. :func:`run_toge
 those jobs side by side, one thread each, on one :class:`SharedEngine`; a job's
 ``engine.generate(...)`` blocks until every job still running has submitted its next round (or
 finished), and then all those rounds go to vLLM as one ``generate`` call
-(:meth:`~workflow_scripts.generation.engine.Engine.generate_many`). So vLLM's scheduler sees
+(:meth:`~workflow_scripts.decoding.engine.Engine.generate_many`). So vLLM's scheduler sees
 every run's requests at once and keeps the card full, while a method stays a plain sequential
 function. The merge is deterministic: the same jobs submit the same rounds, in job order.
 
@@ -15,10 +15,11 @@ Threads only wait here; vLLM runs in the calling (main) thread, one call at a ti
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from workflow_scripts.generation.engine import Completion, Round
+from workflow_scripts.decoding.engine import Completion, Round
 
 
 class Aborted(Exception):
@@ -90,8 +91,6 @@ class SharedEngine:
     def run(self, jobs: Sequence[Callable[[EngineClient], Any]]) -> list[Any]:
         """Run every job (a function of its engine client) to its end; their results in job
         order. The first job error (in job order) is raised once every job has stopped."""
-        import time
-
         outcomes: list[Any] = [None] * len(jobs)
         errors: dict[int, BaseException] = {}
 

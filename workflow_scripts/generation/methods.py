@@ -15,8 +15,9 @@ from typing import Any
 
 from workflow_scripts.config.grid import ShardSpec
 from workflow_scripts.config.models import default_format
+from workflow_scripts.decoding.budgets import parse_budget
+from workflow_scripts.decoding.seeds import sample_seed, seeded_samples
 from workflow_scripts.errors import UserError
-from workflow_scripts.generation.budgets import parse_budget
 from workflow_scripts.methods import get_method
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # as the schema's generation.models names
@@ -87,10 +88,8 @@ class MethodSpec:
 
     def sample_records(self, records: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
         """One record per sample to generate: k copies (``sample`` j, ``sample_seed`` from (seed,
-        question, j), :mod:`workflow_scripts.generation.seeds`) with generation.samples k > 1; with
+        question, j), :mod:`workflow_scripts.decoding.seeds`) with generation.samples k > 1; with
         sampling at k = 1 the seed alone; else as given."""
-        from workflow_scripts.generation.seeds import sample_seed, seeded_samples
-
         if self.samples > 1:
             return seeded_samples(records, self.samples, seed)
         if self.temperature:

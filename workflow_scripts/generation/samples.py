@@ -28,18 +28,20 @@ from workflow_scripts.config.grid import TRAJECTORY, GenerationRun, job_settings
 from workflow_scripts.generation.batching import SharedEngine
 from workflow_scripts.generation.inputs import (GenerationError, check_settings, expect_payload, json_arg,
                                              load_eval_sets)
-from workflow_scripts.generation.dtype import resolve_dtype
-from workflow_scripts.generation.engine import engine_settings
+from workflow_scripts.decoding.dtype import resolve_dtype
+from workflow_scripts.decoding.engine import Engine
+from workflow_scripts.config.validate import engine_settings
 from workflow_scripts.generation.methods import MethodError, MethodSpec, generate_samples
-from workflow_scripts.generation.pipeline import GenerationContext
-from workflow_scripts.generation.prompts import FormatTokens
-from workflow_scripts.generation.seeds import SEED_SCHEME
+from workflow_scripts.decoding.pipeline import GenerationContext
+from workflow_scripts.decoding.prompts import FormatTokens
+from workflow_scripts.decoding.seeds import SEED_SCHEME
 from workflow_scripts.generation.store import SampleStore, resume_key
 from workflow_scripts.generation.trajectory import (check_cut, derived_samples, generate_trajectories,
                                                     parse_trajectory_setting, trajectory_key)
 from workflow_scripts.io import parse_json_object, write_json
 from workflow_scripts.methods import METHODS
 from workflow_scripts.methods.base import sample_key
+from workflow_scripts.tokenization import load_tokenizer
 
 PART = re.compile(r"(?P<part>[1-9]\d*)of(?P<parts>[1-9]\d*)")
 
@@ -186,9 +188,6 @@ def plan_runs(args, settings: dict[str, Any], engine_args: dict[str, Any]) -> li
 
 
 def start_engine(args, engine_args: dict[str, Any], settings: dict[str, Any]) -> GenerationContext:
-    from workflow_scripts.generation.engine import Engine
-    from workflow_scripts.tokenization import load_tokenizer
-
     tokenizer = load_tokenizer(args.model)
     engine = Engine(args.model, engine_args, seed=args.seed, tokenizer_size=len(tokenizer), progress=True)
     return GenerationContext(

@@ -14,7 +14,7 @@ from typing import Any
 
 from workflow_scripts.config.grid import TRAJECTORY
 from workflow_scripts.generation.inputs import GenerationError, json_arg
-from workflow_scripts.generation.natural_stop import natural_stop_stats
+from workflow_scripts.decoding.natural_stop import natural_stop_stats
 from workflow_scripts.generation.store import SampleStore
 from workflow_scripts.io import read_json, write_json, write_jsonl
 

@@ -24,9 +24,12 @@ import re
 from typing import Any
 
 from workflow_scripts.config.grid import DERIVABLE_METHODS, UNBOUNDED
+from workflow_scripts.decoding.budgets import parse_budget
+from workflow_scripts.decoding.engine import Completion
+from workflow_scripts.decoding.pipeline import answer_samples, new_traces, sampling_for, think, think_prompts
+from workflow_scripts.decoding.thinking import ThinkingTrace, advance
 from workflow_scripts.errors import UserError
-from workflow_scripts.generation.engine import Completion
-from workflow_scripts.generation.thinking import ThinkingTrace, advance
+from workflow_scripts.methods.base import BUDGET
 from workflow_scripts.methods.budget_forcing import ForcingRule
 
 
@@ -36,9 +39,7 @@ class TrajectoryError(UserError):
 
 def parse_trajectory_setting(setting: str) -> tuple[int | str, int]:
     """(budget, n) of a trajectory setting ``Bunbounded-n4`` / ``B8000-n0``."""
-    from workflow_scripts.generation.budgets import parse_budget
-
-    match = re.fullmatch(r"B(\d+|unbounded)-n(\d+)", setting or "")
+    match = re.fullmatch(rf"B({BUDGET.regex})-n(\d+)", setting or "")
     if match is None:
         raise TrajectoryError(f"a trajectory setting looks like Bunbounded-n2 or B8000-n0, got {setting!r}")
     return parse_budget(match[1]), int(match[2])
@@ -70,7 +71,7 @@ def cut(trajectory: dict[str, Any], limit: int, rule: ForcingRule) -> ThinkingTr
     truncation), replayed on ``trajectory``'s rounds through the from-scratch code itself:
     each trajectory round becomes the completion the run's round would have received (what is
     left of the run's limit: the trajectory's tokens up to its natural end and the stop id, or
-    the limit's worth, a cap), and :func:`workflow_scripts.generation.thinking.advance` applies
+    the limit's worth, a cap), and :func:`workflow_scripts.decoding.thinking.advance` applies
     the run's rule to it. Where the run inserts the string the trajectory must have too."""
     if limit > trajectory["thinking_limit"]:
         raise TrajectoryError(f"a run with thinking limit {limit} cannot be cut from a trajectory of limit "
@@ -106,8 +107,6 @@ def cut(trajectory: dict[str, Any], limit: int, rule: ForcingRule) -> ThinkingTr
 def generate_trajectories(ctx, records: list[dict[str, Any]], spec) -> list[dict[str, Any]]:
     """Think as the run ``spec`` does (its budget, n and forcing string), without answering:
     one trajectory record per record (question, sample)."""
-    from workflow_scripts.generation.pipeline import sampling_for, think, think_prompts
-
     rule = ForcingRule.for_spec(ctx.tokenizer, spec)
     prompts = think_prompts(ctx, records, spec)
     traces = think(ctx, records, prompts, spec.budget, rule, sampling_for(ctx, records))
@@ -127,8 +126,6 @@ def derived_samples(ctx, records: list[dict[str, Any]], spec, trajectories: dict
     """Samples of a truncation or budget-forcing run whose thinking is cut from
     ``trajectories`` ({(dataset, id, sample): record}, read from ``source``); only the answer
     phase is generated (one batched round)."""
-    from workflow_scripts.generation.pipeline import answer_samples, new_traces, think_prompts
-
     check_derivable(spec)
     rule = ForcingRule.for_spec(ctx.tokenizer, spec)
     prompts = think_prompts(ctx, records, spec)

@@ -31,7 +31,7 @@ _CONTENT_LEAD = re.compile(r"[\s*_]*")  # one class under one star: nothing to b
 MAX_CONTENT_CHARS = 300
 MAX_WEAK_CONTENT_CHARS = 120
 MAX_JOINED_BOXES = 8  # a longer run of "\boxed{..} or \boxed{..}" is a list, read from its last boxes
-# s1's answer phase opens with this header (workflow_scripts/generation/prompts.py: ANSWER_START).
+# s1's answer phase opens with this header (workflow_scripts/decoding/prompts.py: ANSWER_START).
 ANSWER_HEADER = re.compile(r"<\|im_start\|>answer[ \t]*\n?[ \t]*$")
 
 

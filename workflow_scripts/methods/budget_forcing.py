@@ -5,23 +5,22 @@ round asks only for what is left of B, so thinking never exceeds B (s1 reused th
 budget each round and cut afterwards). Setting ``B8000-n2``.
 
 The forcing decision is :class:`ForcingRule`, here and nowhere else: the thinking rounds
-(:mod:`workflow_scripts.generation.thinking`) call it at every natural end, and a run cut from
+(:mod:`workflow_scripts.decoding.thinking`) call it at every natural end, and a run cut from
 a trajectory (:mod:`workflow_scripts.generation.trajectory`) replays it on the trajectory's rounds.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from workflow_scripts.methods.base import BUDGET_PATTERN, Method, budget_label, parse_budget_setting, section_schema
+from workflow_scripts.decoding.pipeline import think_then_answer
+from workflow_scripts.decoding.prompts import encode
+from workflow_scripts.methods.base import Method, SettingField, section_schema
 
 
 def forcing_ids(tokenizer, string: str) -> list[int]:
     """Ids of the forcing string, encoded alone (s1: appended right after the stripped stop)."""
-    from workflow_scripts.generation.prompts import encode
-
     ids = encode(tokenizer, string)
     if not ids:
         raise ValueError(f"forcing string {string!r} encodes to no tokens")
@@ -77,28 +76,18 @@ class BudgetForcing(Method):
                                          "items": {"type": "integer", "minimum": 1}},
             },
         })
-    setting_regex = BUDGET_PATTERN + r"-n\d+"
+    setting_format = "B{budget}-n{n}"
+    # n >= 1 is checked with the job's settings (spec_fields): a setting with n = 0 names its run in the error
+    setting_fields = {"n": SettingField(r"\d+", int, "a number of forcing rounds")}
     direct_format = False
     direct_error = ("budget forcing needs the thinking format; the base model has none "
                     "(remove budget_forcing from generation.baseline.methods)")
     job_keys = ("string",)
-    _pattern = re.compile(r"B(?P<budget>\d+|unbounded)(?:-n(?P<n>\d+))?")
 
     def runs(self, section, budgets=None):
         for budget in budgets or section["budgets"]:
             for n in forcing_rounds(section["n"], budget):
                 yield {"budget": budget, "n": n}
-
-    def setting(self, params):
-        return f"{budget_label(params['budget'])}-n{params['n']}"
-
-    def parse(self, setting):
-        match = self._pattern.fullmatch(setting)
-        if match is None:
-            raise ValueError(f"cannot parse shard setting {setting!r} for method {self.name!r}")
-        if match["n"] is None:
-            raise ValueError(f"budget_forcing setting needs -n<rounds>: {setting!r}")
-        return {"budget": parse_budget_setting(match["budget"], setting, self.name), "n": int(match["n"])}
 
     def sort_key(self, params):
         return (str(params["budget"]), params["n"])
@@ -109,8 +98,6 @@ class BudgetForcing(Method):
         return {**super().spec_fields(params, settings), "n": params["n"], "forcing_string": forcing_string(settings)}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         return think_then_answer(ctx, records, spec, on_natural_end=ForcingRule.for_spec(ctx.tokenizer, spec))
 
     def describe(self, section):

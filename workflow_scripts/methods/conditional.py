@@ -5,10 +5,9 @@ Settings ``T64`` (tokens), ``S4`` (steps)."""
 
 from __future__ import annotations
 
-import re
-
-from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.methods.base import Method
+from workflow_scripts.decoding.budgets import UNBOUNDED
+from workflow_scripts.decoding.pipeline import think_then_answer
+from workflow_scripts.methods.base import COUNT, Method
 
 COUNTS = {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1}}  # [] runs none
 
@@ -19,29 +18,16 @@ def instruction(count: int, unit: str) -> str:
 
 
 class ConditionalMethod(Method):
-    prefix = ""  # T | S
+    setting_format = ""  # T{count} | S{count}
+    setting_fields = {"count": COUNT}
     unit = ""  # tokens | steps
     forced = False  # thinking cut at the instructed budget
     direct_format = False
     direct_error = "conditional control is defined for the thinking format; the base model has none"
 
-    @property
-    def setting_regex(self):
-        return rf"{self.prefix}\d+"
-
     def runs(self, section, budgets=None):
         for count in section["budgets"]:
             yield {"count": count}
-
-    def setting(self, params):
-        return f"{self.prefix}{params['count']}"
-
-    def parse(self, setting):
-        match = re.fullmatch(rf"{self.prefix}(?P<count>\d+)", setting)
-        if match is None or int(match["count"]) < 1:
-            raise ValueError(f"cannot parse shard setting {setting!r} for method {self.name!r} "
-                             f"(expected {self.prefix}<N>, N >= 1)")
-        return {"count": int(match["count"])}
 
     def sort_key(self, params):
         return (params["count"],)
@@ -55,8 +41,6 @@ class ConditionalMethod(Method):
                 "options": (("instructed", params["count"]), ("instruction", instruction(params["count"], self.unit)))}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         return think_then_answer(ctx, records, spec, instruction=spec.option("instruction"),
                                  thinking_budget=spec.budget if self.forced else UNBOUNDED)
 

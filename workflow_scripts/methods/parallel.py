@@ -3,7 +3,7 @@
 of the same k samples, so the whole curve costs one k-sample run). Setting ``k16``.
 
 Generation writes k lines per question (``sample`` 0..k-1, sampling seed derived from the
-run seed, the question and the index: :mod:`workflow_scripts.generation.seeds`); thinking is
+run seed, the question and the index: :mod:`workflow_scripts.decoding.seeds`); thinking is
 bounded only by the context. Voting happens after grading
 (:func:`workflow_scripts.analysis.voting.with_votes`): the m-sample runs ``k16-m4`` appear in
 ``runs.tsv`` with x = the mean total thinking tokens of m samples. Runs for the ``sft``
@@ -12,11 +12,10 @@ model (thinking format) and the ``base`` model (direct answers).
 
 from __future__ import annotations
 
-import re
-
-from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.generation.seeds import seeded_samples
-from workflow_scripts.methods.base import Method, section_schema, temperature_schema
+from workflow_scripts.decoding.budgets import UNBOUNDED
+from workflow_scripts.decoding.pipeline import direct_answers, think_then_answer
+from workflow_scripts.decoding.seeds import seeded_samples
+from workflow_scripts.methods.base import COUNT, Method, section_schema, temperature_schema
 
 
 def vote_sizes(k: int) -> list[int]:
@@ -32,7 +31,8 @@ class Parallel(Method):
     name = "parallel"
     label = "parallel (majority vote)"
     colour = "#949494"
-    setting_regex = r"k\d+"
+    setting_format = "k{k}"  # k samples per question
+    setting_fields = {"k": COUNT}
     job_keys = ("temperature",)
     repeatable = False  # draws its own samples
     control_kind = "none"
@@ -45,15 +45,6 @@ class Parallel(Method):
         if section["k"]:  # the base model's baseline budgets do not apply: no budget
             yield {"k": section["k"]}
 
-    def setting(self, params):
-        return f"k{params['k']}"
-
-    def parse(self, setting):
-        match = re.fullmatch(r"k(\d+)", setting)
-        if match is None or int(match[1]) < 1:
-            raise ValueError(f"cannot parse shard setting {setting!r} for method {self.name!r} (expected k<samples>)")
-        return {"k": int(match[1])}
-
     def sort_key(self, params):
         return (params["k"],)
 
@@ -65,8 +56,6 @@ class Parallel(Method):
         return [f"{record_id}#{j}" for j in range(spec.option("k"))]
 
     def generate_one(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import direct_answers, think_then_answer
-
         options = dict(spec.options)
         copies = seeded_samples(records, options["k"], ctx.seed)  # the sample_keys order
         generate = direct_answers if spec.prompt_format == "direct" else think_then_answer

@@ -6,14 +6,16 @@ fit. A sample records its ``tries`` and whether it ``fits``; a question whose ev
 overran keeps its last try (B + 1 thinking tokens, answered after the cut) and counts as out
 of budget: it is never replaced silently. ``generated_tokens`` includes the rejected tries
 (``rejected_tokens``), which cost as much as the kept one. Try j of a question samples with its own seed,
-derived from (run seed, question, sample 0, try j) (:mod:`workflow_scripts.generation.seeds`):
+derived from (run seed, question, sample 0, try j) (:mod:`workflow_scripts.decoding.seeds`):
 try 0 is the seed sample 0 has in every other method. Setting ``B500``.
 """
 
 from __future__ import annotations
 
-from workflow_scripts.generation.budgets import UNBOUNDED
-from workflow_scripts.generation.seeds import sample_seed
+from workflow_scripts.decoding.budgets import UNBOUNDED
+from workflow_scripts.decoding.pipeline import answer_samples, new_traces, think_prompts
+from workflow_scripts.decoding.seeds import sample_seed
+from workflow_scripts.decoding.thinking import run_thinking
 from workflow_scripts.methods.base import BudgetMethod, section_schema, temperature_schema
 
 
@@ -41,9 +43,6 @@ class RejectionSampling(BudgetMethod):
                 "options": (("temperature", float(settings["temperature"])), ("max_tries", int(settings["max_tries"])))}
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import answer_samples, new_traces, think_prompts
-        from workflow_scripts.generation.thinking import run_thinking
-
         options = dict(spec.options)
         temperature = options["temperature"]
         prompts = think_prompts(ctx, records, spec)

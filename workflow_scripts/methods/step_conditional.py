@@ -31,7 +31,7 @@ class StepConditional(ConditionalMethod):
     name = "step_conditional"
     label = "step-conditional"
     colour = "#ca9161"
-    prefix = "S"
+    setting_format = "S{count}"
     unit = "steps"
     schema = SCHEMA
     job_keys = ("tokens_per_step",)

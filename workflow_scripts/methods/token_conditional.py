@@ -17,7 +17,7 @@ class TokenConditional(ConditionalMethod):
     name = "token_conditional"
     label = "token-conditional"
     colour = "#cc78bc"
-    prefix = "T"
+    setting_format = "T{count}"
     unit = "tokens"
     schema = SCHEMA
 

@@ -1,10 +1,11 @@
-"""Truncation(B): think with at most B tokens, then answer (see :mod:`generation.pipeline`).
+"""Truncation(B): think with at most B tokens, then answer (see :mod:`workflow_scripts.decoding.pipeline`).
 
 On the base model (no thinking format) B caps the whole one-phase response instead.
 """
 
 from __future__ import annotations
 
+from workflow_scripts.decoding.pipeline import think_then_answer
 from workflow_scripts.methods.base import BudgetMethod, section_schema
 
 
@@ -16,8 +17,6 @@ class Truncation(BudgetMethod):
         {"budgets": {"$ref": "#/definitions/budget_list", "default": [500, 1000, 2000, 4000, 8000, "unbounded"]}})
 
     def think(self, ctx, records, spec):
-        from workflow_scripts.generation.pipeline import think_then_answer
-
         return think_then_answer(ctx, records, spec)
 
     def describe(self, section):

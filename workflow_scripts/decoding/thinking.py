@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from workflow_scripts.generation.engine import Completion
-from workflow_scripts.generation.seeds import round_seed
+from workflow_scripts.decoding.engine import Completion
+from workflow_scripts.decoding.seeds import round_seed
 
 
 @dataclass
