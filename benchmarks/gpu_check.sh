@@ -53,10 +53,8 @@ case "${1:?tests, speed, settings or grid}" in
   grid)
     EVAL=${2:?EVAL_DIR}
     [ -f "$MODEL/config.json" ] || step model 120 bench model "$MODEL" --tokenizer "${3:?TOKENIZER}"
-    step grid 420 bench grid --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/grid.json"
+    step grid 330 bench grid --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/grid.json"
+    step replay 200 bench replay --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/replay.json"
     ;;
-  replay)
-    step replay 300 bench replay --model "$MODEL" --eval-dir "${2:?EVAL_DIR}" --out "$OUT/replay.json"
-    ;;
-  *) echo "unknown part $1 (tests, speed, settings, grid or replay)"; exit 2;;
+  *) echo "unknown part $1 (tests, speed, settings or grid)"; exit 2;;
 esac

@@ -219,33 +219,34 @@ def derived(args) -> dict:
 
 # The real grid's shape at a scale one device call holds: every run of config.yaml for both
 # models (methods, budgets, n, prompts, tries, k), with token lengths cut 16x (context 2,048,
-# budgets / 16, answer 64) and the first GRID_QUESTIONS questions of each eval set.
+# budgets / 16, answer 64) and the first GRID_QUESTIONS questions of each eval set (so grid, and replay,
+# fit one 10-minute device call on an H100).
 GRID_SCALE = 16
-GRID_QUESTIONS = 25
+GRID_QUESTIONS = 15
 
 
-def scaled_grid_config(questions: int = GRID_QUESTIONS) -> dict:
+def scaled_grid_config(questions: int = GRID_QUESTIONS, factor: int = GRID_SCALE) -> dict:
     from workflow_scripts.config import complete_config, merge_configs
 
     real = load_config(REPO / "config.yaml")
     generation = real["generation"]
 
-    def scale(budgets):
-        return [b if b == "unbounded" else max(1, int(b) // GRID_SCALE) for b in budgets]
+    def scaled(budgets):
+        return [b if b == "unbounded" else max(1, int(b) // factor) for b in budgets]
 
     overlay = {"generation": {
-        "engine": {"max_model_len": generation["engine"]["max_model_len"] // GRID_SCALE},
-        "answer_reserve_tokens": generation["answer_reserve_tokens"] // GRID_SCALE,
-        "answer_max_tokens": generation["answer_max_tokens"] // GRID_SCALE,
-        **{m: {"budgets": scale(generation[m]["budgets"])} for m in (
+        "engine": {"max_model_len": generation["engine"]["max_model_len"] // factor},
+        "answer_reserve_tokens": generation["answer_reserve_tokens"] // factor,
+        "answer_max_tokens": generation["answer_max_tokens"] // factor,
+        **{m: {"budgets": scaled(generation[m]["budgets"])} for m in (
             "truncation", "token_conditional", "token_conditional_forcing", "rejection_sampling")},
-        "budget_forcing": {"budgets": scale(generation["budget_forcing"]["budgets"])},
-        **{m: {"tokens_per_step": max(1, generation[m]["tokens_per_step"] // GRID_SCALE)}
+        "budget_forcing": {"budgets": scaled(generation["budget_forcing"]["budgets"])},
+        **{m: {"tokens_per_step": max(1, generation[m]["tokens_per_step"] // factor)}
            for m in ("step_conditional", "step_conditional_forcing")},
     }, "eval_sets": {name: {"limit": questions} for name in real["eval_sets"]}}
     merged = merge_configs(real, overlay)
     merged["generation"]["budget_forcing"]["n"] = {  # keys are budgets: scaled with them (a merge would keep both)
-        key if key in ("default", "unbounded") else str(max(1, int(key) // GRID_SCALE)): n
+        key if key in ("default", "unbounded") else str(max(1, int(key) // factor)): n
         for key, n in generation["budget_forcing"]["n"].items()}
     return complete_config(merged)
 
@@ -261,7 +262,7 @@ def grid(args) -> dict:
     from workflow_scripts.generation.inputs import check_settings
     from workflow_scripts.generation.samples import generate_missing, open_runs, start_engine
 
-    config = scaled_grid_config(args.questions)
+    config = scaled_grid_config(args.questions, args.scale)
     runs_by_model = generation_runs(config)
     eval_sets = [str(Path(args.eval_dir) / f"{name}.jsonl") for name in config["eval_sets"]]
     limits = {name: section["limit"] for name, section in config["eval_sets"].items()}
@@ -272,7 +273,7 @@ def grid(args) -> dict:
     started = time.perf_counter()
     ctx = start_engine(argparse.Namespace(model=args.model, seed=42), settings["engine"], settings)
     result = {"engine": settings["engine"], "start_s": round(time.perf_counter() - started, 1),
-              "questions_per_set": args.questions, "scale": GRID_SCALE,
+              "questions_per_set": args.questions, "scale": args.scale,
               "runs": {model: len(runs) for model, runs in runs_by_model.items()}, "modes": {}}
     engine = ctx.engine
     ctx.engine.generate([[1, 2, 3]] * 8, [16] * 8, [])  # warm-up: the first call's one-off costs
@@ -304,9 +305,10 @@ def grid(args) -> dict:
                                  "tok_s": round(tokens / seconds, 1), "engine_calls": engine.stats.calls - calls_before}
         print(json.dumps({mode: result["modes"][mode]}), flush=True)
         write_json(args.out, result)  # what is measured so far survives a timeout
-    engine.generate_many = generate_many
-    with open(Path(args.work) / "grid_calls.pkl", "wb") as handle:
-        pickle.dump(recorded, handle)
+        if mode == "merged":
+            engine.generate_many = generate_many
+            with open(Path(args.work) / "grid_calls.pkl", "wb") as handle:
+                pickle.dump(recorded, handle)
     return result
 
 
@@ -321,7 +323,8 @@ def replay(args) -> dict:
 
     with open(Path(args.work) / "grid_calls.pkl", "rb") as handle:
         calls = pickle.load(handle)
-    engine = engine_settings({**scaled_grid_config()["generation"]["engine"], **json.loads(args.engine)})
+    engine = engine_settings({**scaled_grid_config(args.questions, args.scale)["generation"]["engine"],
+                              **json.loads(args.engine)})
     if engine["dtype"] == "auto":
         engine["dtype"] = "bfloat16"
     started = time.perf_counter()
@@ -367,6 +370,7 @@ def main(argv=None) -> int:
         p.add_argument("--probes", action="store_true")
         p.add_argument("--budgets", default="256,512")
         p.add_argument("--questions", type=int, default=GRID_QUESTIONS, help="grid: questions per eval set")
+        p.add_argument("--scale", type=int, default=GRID_SCALE, help="grid: token lengths divided by this")
     args = parser.parse_args(argv)
     if args.command == "model":
         result = build_model(args.out, args.tokenizer)
