@@ -53,8 +53,11 @@ case "${1:?tests, speed, settings or grid}" in
   grid)
     EVAL=${2:?EVAL_DIR}
     [ -f "$MODEL/config.json" ] || step model 120 bench model "$MODEL" --tokenizer "${3:?TOKENIZER}"
-    step grid 330 bench grid --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/grid.json"
-    step replay 200 bench replay --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/replay.json"
+    # GRID_QUESTIONS per eval set (default 15); the limits keep both steps inside one 10-minute call
+    step grid "${GRID_LIMIT:-330}" bench grid --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/grid.json" \
+      --questions "${GRID_QUESTIONS:-15}"
+    step replay "${REPLAY_LIMIT:-200}" bench replay --model "$MODEL" --eval-dir "$EVAL" --out "$OUT/replay.json" \
+      --questions "${GRID_QUESTIONS:-15}"
     ;;
   *) echo "unknown part $1 (tests, speed, settings or grid)"; exit 2;;
 esac
