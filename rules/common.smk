@@ -21,6 +21,7 @@ from workflow_scripts.config import (
     trains_here,
     trajectory_plan,
 )
+from workflow_scripts.generation.inputs import expect_payload
 from workflow_scripts.methods import METHODS, get_method, method_constraint, setting_constraint
 
 # The schema's defaults (the one definition of every setting) filled in once, then checked,
@@ -154,23 +155,22 @@ def generate_settings(wildcards):
     return as_json(job_settings(config["generation"], methods))
 
 
-def shards_run(wildcards):
-    return RUNS_BY_FOLDER[f"{wildcards.model}/{wildcards.method}/{wildcards.setting}"]
+def request_files(model):
+    """What each run of a model asks for (rule generation_request): the generate job's inputs."""
+    return [f"{RESULTS}/generation/{run.folder}/request.json" for run in GENERATION_RUNS[model]]
 
 
-def shards_expect(wildcards):
-    """What a run's samples must have been generated with: its own settings, the limits, the seed
-    and the model (a parameter: a change reruns this run's shards job, and only this one's)."""
-    run = shards_run(wildcards)
-    return json.dumps(
-        {
-            "settings": job_settings(config["generation"], run.methods),
-            "limits": eval_limits(config, model_entry(config, run.model)),
-            "seed": config["seed"],
-            "model": model_path(run.model),
-            "prompt_format": model_entry(config, run.model).format,
-        },
-        sort_keys=True,
+def run_request(wildcards):
+    """What a run's samples must be generated with: its own settings, the limits, the seed and the
+    model (a parameter of generation_request: a change reruns this run's shards, and only this one's)."""
+    run = RUNS_BY_FOLDER[f"{wildcards.model}/{wildcards.method}/{wildcards.setting}"]
+    entry = model_entry(config, run.model)
+    return expect_payload(
+        job_settings(config["generation"], run.methods),
+        eval_limits(config, entry),
+        config["seed"],
+        model_path(run.model),
+        entry.format,
     )
 
 

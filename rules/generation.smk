@@ -5,15 +5,33 @@
 #   missing ones are generated with every run's rounds batched into one vLLM call. Writes the
 #   part's manifest (workflow_scripts/generation/samples.py).
 # shards: one job per run (model, method, setting), no engine: the run's shards, one per eval
-#   set, and job.json, read from the stores (workflow_scripts/generation/shards.py). Its trigger
-#   is its own run: the manifests are `ancient`, so adding a budget reruns the model's generate
-#   job (which makes only that budget's samples) and that budget's shards job, and no other.
+#   set, and job.json, read from the stores (workflow_scripts/generation/shards.py).
+# generation_request: one tiny local job per run writing what the run asks for (its settings,
+#   limits, seed, model) to request.json; it reruns only when those change. That file is the
+#   shards job's trigger; the manifests are `ancient` inputs, so adding a budget reruns the
+#   model's generate job (which makes only that budget's samples) and that budget's shards job,
+#   and no other. (A params trigger on the shards job itself would be skipped: Snakemake does
+#   not evaluate jobs below a rerun job whose inputs from it are all ancient.)
+
+
+localrules:
+    generation_request,
+
+
+rule generation_request:
+    output:
+        f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/request.json",
+    params:
+        request=run_request,
+    shell:
+        "echo {params.request:q} > {output}"
 
 
 rule generate:
     input:
         model=lambda w: generation_model_input(w.model),
         eval_sets=eval_files(),
+        requests=lambda w: request_files(w.model),
     output:
         manifest=f"{RESULTS}/generation/{{model}}/parts/{{part}}.json",
     log:
@@ -44,6 +62,7 @@ rule generate:
 
 rule shards:
     input:
+        request=f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/request.json",
         manifests=lambda w: [ancient(path) for path in part_manifests(w.model)],
         model=lambda w: generation_model_input(w.model),
         eval_sets=eval_files(),
@@ -58,9 +77,8 @@ rule shards:
     conda:
         CONDA_ENV
     params:
-        expect=shards_expect,
         run=lambda w: f"{w.model}/{w.method}/{w.setting}",
         out_dir=lambda w: f"{RESULTS}/generation/{w.model}/{w.method}/{w.setting}",
     shell:
         "python -m workflow_scripts.generation shards --manifests {input.manifests} --run {params.run}"
-        " --expect {params.expect:q} --out-dir {params.out_dir} > {log} 2>&1"
+        " --request {input.request} --out-dir {params.out_dir} > {log} 2>&1"

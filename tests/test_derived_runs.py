@@ -249,9 +249,11 @@ def test_cli_a_trajectory_and_its_derived_runs_on_one_engine(tmp_path, repo_root
 
     def shards(run):
         out_dir = tmp_path / "generation" / run
+        out_dir.mkdir(parents=True)
+        (out_dir / "request.json").write_text(json.dumps(manifest["runs"][run]["expect"]))
         result = subprocess.run([sys.executable, "-m", "workflow_scripts.generation", "shards", "--manifests",
-                                 str(tmp_path / "manifest.json"), "--run", run, "--expect",
-                                 json.dumps(manifest["runs"][run]["expect"]), "--out-dir", str(out_dir)],
+                                 str(tmp_path / "manifest.json"), "--run", run, "--request",
+                                 str(out_dir / "request.json"), "--out-dir", str(out_dir)],
                                 cwd=repo_root, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads((out_dir / "job.json").read_text()), [

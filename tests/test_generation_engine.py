@@ -392,8 +392,12 @@ def samples_command(model, eval_paths, runs, tmp_path, *extra):
 
 
 def shards_command(manifest, run, expect, out_dir):
+    """The shards job, given what the run asks for (the request.json the generation_request rule writes)."""
+    request = out_dir.parent / f"{out_dir.name}.request.json"
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.write_text(json.dumps(expect))
     return [sys.executable, "-m", "workflow_scripts.generation", "shards", "--manifests", str(manifest),
-            "--run", run, "--expect", json.dumps(expect), "--out-dir", str(out_dir)]
+            "--run", run, "--request", str(request), "--out-dir", str(out_dir)]
 
 
 def test_cli_killed_mid_run_resumes_with_only_the_missing_samples(ctx, tiny_model, records, tmp_path, repo_root):

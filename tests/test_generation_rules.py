@@ -45,6 +45,12 @@ def commands(output: str, subcommand: str) -> list[dict]:
     return found
 
 
+def requests(output: str) -> dict[str, dict]:
+    """{request.json path: its content} of every generation_request job of a dry run."""
+    return {match[2]: json.loads(shlex.split(match[1])[0])
+            for match in re.finditer(r"^(?:Shell command: )?echo (.*) > (\S+/request\.json)$", output, re.MULTILINE)}
+
+
 def test_real_config_one_engine_per_model_and_one_shards_job_per_run(repo_root):
     """The real grid: two generate jobs (base and sft, one engine each), the SFT model's runs
     cut from its trajectory; a shards job per run and for the trajectory."""
@@ -70,10 +76,12 @@ def test_real_config_one_engine_per_model_and_one_shards_job_per_run(repo_root):
         model = command["run"].split("/")[0]
         assert command["manifests"] == f"{results}/generation/{model}/parts/1of1.json"
         assert command["out-dir"] == f"{results}/generation/{command['run']}"
+        assert command["request"] == f"{results}/generation/{command['run']}/request.json"
     # a derived run's shards depend on budget forcing's string (its trajectory's), not on other methods
-    truncation = next(c for c in shards if c["run"] == "sft/truncation/B500")
-    assert set(json.loads(truncation["expect"])["settings"]) >= {"budget_forcing", "engine"}
-    assert "parallel" not in json.loads(truncation["expect"])["settings"]
+    truncation = requests(output)[f"{results}/generation/sft/truncation/B500/request.json"]
+    assert set(truncation["settings"]) >= {"budget_forcing", "engine"} and "parallel" not in truncation["settings"]
+    assert truncation["limits"] == {"aime24": None, "gpqa": 100, "math500": 100} and truncation["seed"] == 42
+    assert counts["generation_request"] == counts["shards"]
     assert "rule shards:" in output and not re.search(r"rule shards:[^\n]*\n(?:[^\n]+\n)*?\s+resources:.*gpu=1", output)
 
 

@@ -148,9 +148,11 @@ def test_a_three_key_override_reruns_only_what_it_changes(repo_root, smoke_run, 
     dry = snakemake(repo_root, workdir, [configfile, override], "-n", timeout=300)
     assert dry.returncode == 0, dry.stderr[-4000:]
     jobs = planned_jobs(dry)
-    # The SFT model's generate job (its runs changed: it makes only the new budget's samples) and
-    # the new budget's shards job; no other run's shards are rewritten, so nothing else is regraded.
-    assert sorted(j for j in jobs if j in ("generate", "shards")) == ["generate", "shards"], jobs
+    # The new budget's request, the SFT model's generate job (its runs changed: it makes only the
+    # new budget's samples) and the new budget's shards job; no other run's shards are rewritten,
+    # so nothing else is regraded.
+    assert sorted(j for j in jobs if j in ("generation_request", "generate", "shards")) == [
+        "generate", "generation_request", "shards"], jobs
     assert "sft" not in jobs and "curate" not in jobs and "synthetic_world" not in jobs
     assert {"metrics", "plots", "research_report"} <= set(jobs)
     assert f"truncation/B{new}/" in dry.stdout + dry.stderr

@@ -47,7 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     shards = commands.add_parser("shards", help="write one run's shards from the stores")
     shards.add_argument("--manifests", required=True, nargs="+", help="the model's part manifests")
     shards.add_argument("--run", required=True, help="the run's folder: model/method/setting")
-    shards.add_argument("--expect", required=True, help="JSON: what the run must have been generated with "
+    shards.add_argument("--request", required=True, help="JSON file: what the run must have been generated with "
                         "(its settings, limits, seed, model); a mismatch means the manifest is stale")
     shards.add_argument("--out-dir", required=True, help="where the run's shards and job.json go")
     return parser.parse_args(argv)

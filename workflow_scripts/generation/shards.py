@@ -1,8 +1,8 @@
 """The ``shards`` job: one run's shards, read from its model's stores (no engine).
 
 Each part manifest names the run's store files and its units in eval order; the job checks
-that the run was generated with what it asks for (``--expect``: its settings, limits, seed and
-model; a stale manifest is an error, not silently old samples), gathers the parts' units by
+that the run was generated with what it asks for (``--request``, the run's ``request.json``: its
+settings, limits, seed and model; a stale manifest is an error, not silently old samples), gathers the parts' units by
 eval position and writes ``{dataset}.jsonl`` (eval order; sample j of a question as ``id#j``)
 and ``job.json``.
 """
@@ -47,7 +47,9 @@ def run_entries(manifests: list[str], run: str, expect: dict[str, Any]) -> list[
 
 
 def write_run_shards(args) -> dict[str, Any]:
-    expect = json_arg("--expect", args.expect, dict)
+    if not Path(args.request).is_file():
+        raise GenerationError(f"--request {args.request} does not exist")
+    expect = json_arg(f"--request {args.request}", Path(args.request).read_text(encoding="utf-8"), dict)
     entries = run_entries(args.manifests, args.run, expect)
     out_dir = Path(args.out_dir)
     first = entries[0][1]
