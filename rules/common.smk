@@ -156,7 +156,7 @@ def generate_settings(wildcards):
 
 
 def request_files(model):
-    """What each run of a model asks for (rule generation_request): the generate job's inputs."""
+    """What each run of a model asks for (its request.json): the generate job's inputs."""
     return [f"{RESULTS}/generation/{run.folder}/request.json" for run in GENERATION_RUNS[model]]
 
 

@@ -14,17 +14,18 @@
 #   not evaluate jobs below a rerun job whose inputs from it are all ancient.)
 
 
-localrules:
-    generation_request,
-
-
 rule generation_request:
     output:
         f"{RESULTS}/generation/{{model}}/{{method}}/{{setting}}/request.json",
+    log:
+        f"{LOGS}/generation_request/{{model}}/{{method}}/{{setting}}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         request=run_request,
     shell:
-        "echo {params.request:q} > {output}"
+        "echo {params.request:q} > {output} 2> {log}"
 
 
 rule generate:
