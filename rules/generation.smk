@@ -1,4 +1,4 @@
-# Test-time scaling with vLLM, in two rules:
+# Test-time scaling with vLLM, in three rules:
 #
 # generate: one job per (model, part), one engine: every run of the model (and its thinking
 #   trajectory) on that part's questions. Samples already in the part's store are kept; the
