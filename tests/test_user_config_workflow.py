@@ -85,9 +85,10 @@ def user_run(repo_root, shared_data, tmp_path_factory):
 def test_existing_checkpoints_are_evaluated_without_curation_or_sft(user_run):
     results, config, plan = user_run
     assert "curate" not in plan and "sft" not in plan and "eval_set" in plan
-    # one rule for every job: 2 budgets x 2 models, and the thinking model's shared trajectory
+    # one engine per model; a shards job for each of 2 budgets x 2 models, and the thinking model's trajectory
     assert len(trajectory_plan(config)) == 1  # s1-tiny thinks: its truncation runs share one trajectory
-    assert sorted(j for j in plan if j.startswith("generate")) == ["generate"] * (4 + 1)
+    assert sorted(j for j in plan if j.startswith("generate")) == ["generate"] * 2
+    assert plan.count("shards") == 4 + 1
     assert not (results / "curation").exists() and not (results / "sft").exists()
     grid = evaluation_grid(config)
     assert {(s.model, s.method, s.setting) for s in grid} == {
