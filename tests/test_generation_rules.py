@@ -48,7 +48,7 @@ def commands(output: str, subcommand: str) -> list[dict]:
 def requests(output: str) -> dict[str, dict]:
     """{request.json path: its content} of every generation_request job of a dry run."""
     return {match[2]: json.loads(shlex.split(match[1])[0])
-            for match in re.finditer(r"^(?:Shell command: )?echo (.*) > (\S+/request\.json)$", output, re.MULTILINE)}
+            for match in re.finditer(r"^(?:Shell command: )?echo (.*) > (\S+/request\.json)(?: 2> \S+)?$", output, re.MULTILINE)}
 
 
 def test_real_config_one_engine_per_model_and_one_shards_job_per_run(repo_root):
