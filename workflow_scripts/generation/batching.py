@@ -53,11 +53,11 @@ class EngineClient:
 
     def generate(self, prompts: Sequence[Sequence[int]], max_tokens: Sequence[int], stop_ids: Sequence[int], *,
                  temperature: float = 0.0, top_p: float = 1.0, seeds: Sequence[int] | None = None) -> list[Completion]:
-        request = Round(prompts, max_tokens, stop_ids, temperature, top_p, seeds)
-        request.check(self.shared.engine.tokenizer_size, self.max_model_len)  # the caller's error, in its thread
         if not prompts:
             return []
-        completions, seconds = self.shared.submit(self.index, request)
+        # checked once, by Engine.generate_many; a bad request stops every run with its error
+        completions, seconds = self.shared.submit(self.index, Round(prompts, max_tokens, stop_ids, temperature,
+                                                                    top_p, seeds))
         self.stats.calls += 1
         self.stats.generated_tokens += sum(len(c.token_ids) for c in completions)
         self.stats.generate_seconds += seconds
